@@ -1,0 +1,245 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import type { CapturedExchange } from '../capture/captured-exchange';
+import { RecordFormatter } from '../format/record-formatter';
+import type { MetricsRecord } from '../interfaces/metrics-record.interface';
+import type { MetricsTransport } from '../interfaces/metrics-transport.interface';
+import { METRICS_RESOLVED_OPTIONS, METRICS_TRANSPORT } from '../metrics.constants';
+import { MetricsLogger } from '../metrics.logger';
+import type { ResolvedMetricsOptions } from '../metrics.options';
+import { verdictOf, MetricsDeliveryError } from './delivery-error';
+
+/** Counters of the delivery pipeline. `captured = sent + failed + dropped + queued + inFlight` at every moment. */
+export interface MetricsStats {
+  /** Exchanges handed to delivery. */
+  captured: number;
+  /** Records the transport accepted. */
+  sent: number;
+  /** Records dropped because the queue was full. */
+  dropped: number;
+  /** Records given up on after retries, or rejected by the collector. */
+  failed: number;
+  /** Delivery attempts repeated after a retryable failure. */
+  retried: number;
+  /** Records waiting in the queue. */
+  queued: number;
+  /** Records in delivery calls now. */
+  inFlight: number;
+}
+
+const MAX_ATTEMPTS = 4;
+const BASE_BACKOFF_MS = 200;
+const MAX_BACKOFF_MS = 10_000;
+const DROP_WARNING_INTERVAL_MS = 60_000;
+
+/**
+ * Batches captured exchanges and delivers them in the background: bounded queue (oldest dropped first), bounded
+ * concurrency, retries with backoff. Nothing here ever throws into the app.
+ */
+@Injectable()
+export class Dispatcher implements OnApplicationShutdown {
+  private readonly logger = new MetricsLogger();
+  private queue: CapturedExchange[] = [];
+  private timer?: NodeJS.Timeout;
+  private inFlightRecords = 0;
+  private inFlightCalls = 0;
+  private paused = false;
+  private lastDropWarning = 0;
+  private droppedSinceWarning = 0;
+  private readonly counters = { captured: 0, sent: 0, dropped: 0, failed: 0, retried: 0 };
+  private waiters: { target: number; resolve: () => void }[] = [];
+
+  constructor(
+    @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
+    @Inject(METRICS_TRANSPORT) private readonly transport: MetricsTransport,
+    private readonly formatter: RecordFormatter,
+  ) {}
+
+  stats(): MetricsStats {
+    return { ...this.counters, queued: this.queue.length, inFlight: this.inFlightRecords };
+  }
+
+  enqueue(exchange: CapturedExchange): void {
+    this.counters.captured++;
+    if (this.queue.length >= this.options.maxQueueSize) {
+      this.queue.shift();
+      this.counters.dropped++;
+      this.warnDropped();
+    }
+    this.queue.push(exchange);
+    if (this.queue.length >= this.options.bufferLength) this.pump(false);
+    else this.armTimer();
+  }
+
+  /** backgroundWorkerMode false: deliver one exchange now, bypassing the queue. Resolves when sent or given up on. */
+  async deliverNow(exchange: CapturedExchange): Promise<void> {
+    this.counters.captured++;
+    await this.deliver([exchange]);
+  }
+
+  /** Resolves when everything captured so far was delivered or given up on. Never rejects. */
+  flush(): Promise<void> {
+    const target = this.counters.captured;
+    if (this.settledCount() >= target) return Promise.resolve();
+    this.clearTimer();
+    const done = new Promise<void>((resolve) => this.waiters.push({ target, resolve }));
+    this.pump(true);
+    return done;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    let timeout: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<boolean>((resolve) => {
+      // Deliberately not unref'd: it keeps the process alive just long enough (bounded) for the last records.
+      timeout = setTimeout(() => resolve(true), this.options.shutdownTimeout);
+    });
+    const timedOut = await Promise.race([this.flush().then(() => false), gaveUp]);
+    clearTimeout(timeout);
+    this.clearTimer();
+    if (timedOut) {
+      this.logger.warn(
+        `Shutdown: ${this.queue.length + this.inFlightRecords} records not delivered within ${this.options.shutdownTimeout} ms`,
+      );
+    }
+    try {
+      await this.transport.close?.();
+    } catch (error) {
+      this.logger.errorOnce('transport-close', 'The transport failed to close', error);
+    }
+  }
+
+  private settledCount(): number {
+    const { sent, dropped, failed } = this.counters;
+    return sent + dropped + failed;
+  }
+
+  private armTimer(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.pump(true);
+    }, this.options.flushInterval);
+    this.timer.unref(); // our timer never keeps the process alive
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Starts delivery calls while there is room; `all` also sends a partial batch. */
+  private pump(all: boolean): void {
+    const { bufferLength, maxConcurrentRequests } = this.options;
+    while (!this.paused && this.inFlightCalls < maxConcurrentRequests && this.queue.length > 0) {
+      if (!all && this.queue.length < bufferLength) break;
+      void this.deliver(this.queue.splice(0, bufferLength)).then(() => this.pump(this.waiters.length > 0));
+    }
+    if (this.queue.length > 0 && !this.paused) this.armTimer();
+    if (this.paused && this.waiters.length) this.failQueued('delivery is paused');
+  }
+
+  private async deliver(batch: CapturedExchange[]): Promise<void> {
+    this.inFlightCalls++;
+    this.inFlightRecords += batch.length;
+    try {
+      const records: MetricsRecord[] = [];
+      for (const exchange of batch) {
+        try {
+          records.push(this.formatter.format(exchange));
+        } catch (error) {
+          this.counters.failed++;
+          this.logger.errorOnce('format', 'Could not format a record; it was dropped', error);
+        }
+      }
+      if (records.length) await this.send(records);
+    } catch (error) {
+      // A bug of ours must not become an unhandled rejection in the host.
+      this.logger.errorOnce('deliver', 'Delivery failed', error);
+    } finally {
+      this.inFlightCalls--;
+      this.inFlightRecords -= batch.length;
+      this.resolveWaiters();
+    }
+  }
+
+  /** Sends one batch with retries; splits it when the collector finds it too large or malformed. */
+  private async send(records: MetricsRecord[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const started = performance.now();
+      try {
+        await this.transport.send(records);
+        this.counters.sent += records.length;
+        this.debug(`delivered ${records.length} records in ${(performance.now() - started).toFixed(1)} ms`);
+        return;
+      } catch (error) {
+        const verdict = verdictOf(error);
+        this.debug(`delivery of ${records.length} records failed (${(error as Error)?.message}), ${verdict}`);
+        if (verdict === 'retry' && attempt < MAX_ATTEMPTS && !this.paused) {
+          this.counters.retried++;
+          await sleep(this.backoff(attempt, error));
+          continue;
+        }
+        if (verdict === 'split' && records.length > 1) {
+          const half = Math.ceil(records.length / 2);
+          await this.send(records.slice(0, half));
+          await this.send(records.slice(half));
+          return;
+        }
+        if (verdict === 'reject-key') {
+          this.paused = true;
+          this.logger.error(
+            'ReadMe rejected the API key (HTTP ' +
+              (error as MetricsDeliveryError).status +
+              '): ' +
+              'check the apiKey option. Delivery is paused; the app keeps running.',
+          );
+        } else {
+          this.logger.errorOnce(`give-up-${verdict}`, `Records were dropped after ${attempt} attempt(s)`, error);
+        }
+        this.counters.failed += records.length;
+        return;
+      }
+    }
+  }
+
+  private backoff(attempt: number, error: unknown): number {
+    const retryAfter = error instanceof MetricsDeliveryError ? error.retryAfterMs : undefined;
+    if (retryAfter !== undefined) return Math.min(retryAfter, MAX_BACKOFF_MS * 3);
+    const exp = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** (attempt - 1));
+    return exp / 2 + Math.random() * (exp / 2); // jitter, so many instances do not retry in step
+  }
+
+  private failQueued(reason: string): void {
+    this.counters.failed += this.queue.length;
+    this.debug(`${this.queue.length} queued records given up: ${reason}`);
+    this.queue = [];
+    this.resolveWaiters();
+  }
+
+  private resolveWaiters(): void {
+    const settled = this.settledCount();
+    this.waiters = this.waiters.filter((w) => {
+      if (settled < w.target) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  private warnDropped(): void {
+    this.droppedSinceWarning++;
+    const now = Date.now();
+    if (now - this.lastDropWarning < DROP_WARNING_INTERVAL_MS) return;
+    this.logger.warn(
+      `Metrics queue full (maxQueueSize ${this.options.maxQueueSize}): dropped ${this.droppedSinceWarning} oldest records`,
+    );
+    this.lastDropWarning = now;
+    this.droppedSinceWarning = 0;
+  }
+
+  private debug(message: string): void {
+    if (this.options.debug) this.logger.debug(message);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

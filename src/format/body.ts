@@ -1,0 +1,64 @@
+import { Readable } from 'node:stream';
+
+/** A body turned into text, ready for HAR. */
+export interface SerializedBody {
+  text: string;
+  /** Set for binary bodies: `text` is base64. */
+  encoding?: 'base64';
+  /** Size in bytes of the body as produced, before any cut. */
+  size: number;
+  comment?: string;
+}
+
+const TEXTUAL =
+  /^(text\/|application\/(?:[\w.+-]+\+)?(?:json|xml|javascript|x-www-form-urlencoded|graphql)\b)|\+(json|xml)\b/i;
+
+export function isTextual(mimeType: string): boolean {
+  return TEXTUAL.test(mimeType);
+}
+
+export function isJson(mimeType: string): boolean {
+  return /^application\/(?:[\w.+-]+\+)?json\b|\+json\b/i.test(mimeType);
+}
+
+export const EMPTY_BODY: SerializedBody = { text: '', size: 0 };
+
+/**
+ * Serializes what a handler returned the way Nest's platforms send it: objects as JSON, strings as they are,
+ * binary as base64. Streams are never read (they belong to the client). Values JSON cannot represent (cycles,
+ * BigInt) are marked, never thrown.
+ */
+export function serializeBody(value: unknown, mimeType: string): SerializedBody {
+  if (value === undefined || value === null) return EMPTY_BODY;
+  if (typeof value === 'string') return { text: value, size: Buffer.byteLength(value) };
+  if (Buffer.isBuffer(value) || value instanceof Uint8Array) {
+    const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    return isTextual(mimeType)
+      ? { text: bytes.toString('utf8'), size: bytes.length }
+      : { text: bytes.toString('base64'), encoding: 'base64', size: bytes.length };
+  }
+  if (isStream(value)) return { text: '', size: -1, comment: 'streamed body, not captured' };
+  try {
+    const text = JSON.stringify(value);
+    if (text === undefined) return EMPTY_BODY;
+    return { text, size: Buffer.byteLength(text) };
+  } catch (error) {
+    return { text: '', size: -1, comment: `body could not be serialized: ${(error as Error).message}` };
+  }
+}
+
+function isStream(value: unknown): boolean {
+  if (value instanceof Readable) return true;
+  // StreamableFile (no import: its class differs between Nest versions) and other stream-like bodies.
+  const v = value as { getStream?: unknown; pipe?: unknown };
+  return typeof v.getStream === 'function' || typeof v.pipe === 'function';
+}
+
+/** Cuts a body to `maxBytes` (whole UTF-8 characters), keeping its real size and marking the cut. */
+export function capBody(body: SerializedBody, maxBytes: number): SerializedBody {
+  const limit = body.encoding === 'base64' ? Math.floor(maxBytes / 3) * 4 : maxBytes;
+  if (body.text.length <= limit && Buffer.byteLength(body.text) <= limit) return body;
+  let cut = Buffer.from(body.text).subarray(0, limit).toString('utf8');
+  if (cut.endsWith('\uFFFD')) cut = cut.slice(0, -1);
+  return { ...body, text: cut, comment: `truncated to ${maxBytes} of ${body.size} bytes` };
+}

@@ -1,0 +1,183 @@
+import type { CapturedExchange } from '../capture/captured-exchange';
+import type { HarContent, HarEntry, HarNameValue, HarPostData, HarPostParam } from '../interfaces/har.interface';
+import type { BodyKind, Redactor } from '../redact/redactor';
+import { capBody, EMPTY_BODY, isJson, serializeBody, type SerializedBody } from './body';
+
+export interface HarEntryOptions {
+  maxBodyBytes: number;
+  serviceVersion?: string;
+  tags?: string[];
+}
+
+/** Builds the redacted HAR 1.2 entry of one exchange. Runs off the request path, when a batch is sent. */
+export function buildHarEntry(x: CapturedExchange, redactor: Redactor, options: HarEntryOptions): HarEntry {
+  const requestHeaders = pairsFromRaw(x.requestHeaders);
+  const responseHeaders = x.responseHead ? pairsFromHead(x.responseHead) : pairsFromObject(x.responseHeaders);
+  const requestType = headerValue(requestHeaders, 'content-type') ?? '';
+  const responseType = headerValue(responseHeaders, 'content-type') ?? '';
+  const url = redactor.url(x.url);
+  const origin = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(url)?.[0] ?? '';
+  const postData = buildPostData(x, requestHeaders, requestType, redactor, options.maxBodyBytes);
+  const requestLength = Number(headerValue(requestHeaders, 'content-length'));
+  const entry: HarEntry = {
+    pageref: x.route ? origin + x.route : url,
+    startedDateTime: new Date(x.startedAt).toISOString(),
+    time: x.durationMs,
+    request: {
+      method: x.method,
+      url,
+      httpVersion: x.httpVersion,
+      cookies: [],
+      headers: redactor.headers(requestHeaders),
+      queryString: redactor.params(queryOf(x.url)),
+      ...(postData && { postData }),
+      headersSize: -1,
+      bodySize: Number.isFinite(requestLength) ? requestLength : -1,
+    },
+    response: {
+      status: x.status,
+      statusText: x.statusText,
+      httpVersion: x.httpVersion,
+      cookies: [],
+      headers: redactor.headers(responseHeaders),
+      content: buildContent(x, responseType, redactor, options.maxBodyBytes),
+      redirectURL: headerValue(responseHeaders, 'location') ?? '',
+      headersSize: -1,
+      bodySize: -1,
+      ...(x.aborted && { comment: 'the client closed the connection before the response was complete' }),
+    },
+    cache: {},
+    timings: { send: 0, wait: x.durationMs, receive: 0 },
+  };
+  if (options.serviceVersion !== undefined) entry._serviceVersion = options.serviceVersion;
+  if (options.tags !== undefined) entry._tags = options.tags;
+  return entry;
+}
+
+function buildPostData(
+  x: CapturedExchange,
+  headers: HarNameValue[],
+  mimeType: string,
+  redactor: Redactor,
+  maxBodyBytes: number,
+): HarPostData | undefined {
+  const length = headerValue(headers, 'content-length');
+  const hasContent =
+    (length !== undefined && length !== '0') || headerValue(headers, 'transfer-encoding') !== undefined;
+  if (!hasContent) return undefined;
+  const body = x.requestBody;
+  if (/^application\/x-www-form-urlencoded\b/i.test(mimeType) && isPlainObject(body)) {
+    return { mimeType, params: redactor.params(paramsOf(redactCopy(body, 'request', redactor))) };
+  }
+  if (/^multipart\/form-data\b/i.test(mimeType) && (isPlainObject(body) || x.requestFiles.length)) {
+    const fields = isPlainObject(body) ? paramsOf(redactCopy(body, 'request', redactor)) : [];
+    return { mimeType, params: [...redactor.params(fields), ...x.requestFiles] };
+  }
+  let serialized: SerializedBody | undefined;
+  if (x.requestRawBody) serialized = serializeBody(x.requestRawBody, mimeType);
+  else if (typeof body === 'string' || Buffer.isBuffer(body)) serialized = serializeBody(body, mimeType);
+  else if (isJson(mimeType) && body !== undefined) serialized = serializeBody(body, mimeType);
+  if (!serialized) return { mimeType, text: '', comment: 'body not parsed by the application, not captured' };
+  if (serialized.encoding === 'base64')
+    return { mimeType, text: '', comment: `binary body of ${serialized.size} bytes, not captured` };
+  const capped = capBody(redactText(serialized, mimeType, 'request', redactor), maxBodyBytes);
+  return { mimeType, text: capped.text, ...(capped.comment && { comment: capped.comment }) };
+}
+
+function buildContent(x: CapturedExchange, mimeType: string, redactor: Redactor, maxBodyBytes: number): HarContent {
+  const mime = mimeType || 'application/octet-stream';
+  const bodiless = x.method === 'HEAD' || x.status === 204 || x.status === 304;
+  if (bodiless || !x.hasResponseBody) {
+    return { size: 0, mimeType: mime, text: '' };
+  }
+  const serialized = redactText(serializeBody(x.responseBody, mime), mime, 'response', redactor);
+  const capped = capBody(serialized, maxBodyBytes);
+  return {
+    size: capped.size,
+    mimeType: mime,
+    text: capped.text,
+    ...(capped.encoding && { encoding: capped.encoding }),
+    ...(capped.comment && { comment: capped.comment }),
+  };
+}
+
+/** Applies body redaction to JSON text: parse (a private copy), redact, re-serialize only if something changed. */
+function redactText(body: SerializedBody, mimeType: string, kind: BodyKind, redactor: Redactor): SerializedBody {
+  if (body === EMPTY_BODY || body.encoding || !body.text || !isJson(mimeType) || !redactor.hasBodyRules(kind)) {
+    return body;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.text);
+  } catch {
+    const { text, changed } = redactor.text(body.text);
+    return changed ? { ...body, text } : body;
+  }
+  const result = redactor.body(parsed, kind);
+  return result.changed ? { ...body, text: JSON.stringify(result.value) } : body;
+}
+
+function redactCopy(body: object, kind: BodyKind, redactor: Redactor): unknown {
+  let copy: unknown;
+  try {
+    copy = JSON.parse(JSON.stringify(body));
+  } catch {
+    return {};
+  }
+  return redactor.body(copy, kind).value;
+}
+
+function isPlainObject(value: unknown): value is object {
+  return value !== null && typeof value === 'object' && !Buffer.isBuffer(value) && !Array.isArray(value);
+}
+
+/** Form fields as HAR params: repeated fields stay repeated, nested values are written as JSON. */
+function paramsOf(body: unknown): HarPostParam[] {
+  if (!isPlainObject(body)) return [];
+  const params: HarPostParam[] = [];
+  for (const [name, value] of Object.entries(body)) {
+    for (const item of Array.isArray(value) ? value : [value]) {
+      params.push({ name, value: typeof item === 'string' ? item : (JSON.stringify(item) ?? '') });
+    }
+  }
+  return params;
+}
+
+function queryOf(url: string): HarNameValue[] {
+  const q = url.indexOf('?');
+  if (q < 0) return [];
+  const hash = url.indexOf('#', q);
+  return [...new URLSearchParams(url.slice(q + 1, hash < 0 ? undefined : hash))].map(([name, value]) => ({
+    name,
+    value,
+  }));
+}
+
+function pairsFromRaw(raw: string[]): HarNameValue[] {
+  const pairs: HarNameValue[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) pairs.push({ name: raw[i] as string, value: raw[i + 1] as string });
+  return pairs;
+}
+
+/** Parses the response head Node sent ("HTTP/1.1 200 OK\r\nname: value\r\n…"). */
+function pairsFromHead(head: string): HarNameValue[] {
+  const pairs: HarNameValue[] = [];
+  for (const line of head.split('\r\n').slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) pairs.push({ name: line.slice(0, colon), value: line.slice(colon + 1).trim() });
+  }
+  return pairs;
+}
+
+function pairsFromObject(headers: CapturedExchange['responseHeaders']): HarNameValue[] {
+  const pairs: HarNameValue[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    for (const item of Array.isArray(value) ? value : [value]) pairs.push({ name, value: String(item) });
+  }
+  return pairs;
+}
+
+function headerValue(headers: HarNameValue[], name: string): string | undefined {
+  return headers.find((h) => h.name.toLowerCase() === name)?.value;
+}

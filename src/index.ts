@@ -1,0 +1,17 @@
+export { MetricsModule } from './metrics.module';
+export { METRICS_MODULE_OPTIONS } from './metrics.module-definition';
+export { MetricsService } from './metrics.service';
+export { MetricsOptionsError } from './metrics.options';
+export { MetricsGroup } from './decorators/metrics-group.decorator';
+export { SkipMetrics } from './decorators/skip-metrics.decorator';
+export { MetricsInterceptor } from './capture/metrics.interceptor';
+export { MetricsExceptionFilter } from './capture/metrics-exception.filter';
+export { ReadmeTransport, type ReadmeTransportOptions } from './deliver/transports/readme.transport';
+export { HarFileTransport, type HarFileTransportOptions } from './deliver/transports/har-file.transport';
+export { MetricsDeliveryError } from './deliver/delivery-error';
+export type { MetricsStats } from './deliver/dispatcher';
+export type { MetricsModuleOptions } from './interfaces/metrics-options.interface';
+export type { MetricsGroupFn, MetricsGroupInfo } from './interfaces/metrics-group.interface';
+export type { MetricsTransport } from './interfaces/metrics-transport.interface';
+export type { MetricsRecord } from './interfaces/metrics-record.interface';
+export type * from './interfaces/har.interface';

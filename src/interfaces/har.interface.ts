@@ -1,0 +1,77 @@
+/** The parts of HAR 1.2 (http://www.softwareishard.com/blog/har-12-spec/) this package writes. */
+export interface HarNameValue {
+  name: string;
+  value: string;
+}
+
+export interface HarPostParam {
+  name: string;
+  value?: string;
+  fileName?: string;
+  contentType?: string;
+}
+
+export interface HarPostData {
+  mimeType: string;
+  text?: string;
+  params?: HarPostParam[];
+  comment?: string;
+}
+
+export interface HarRequest {
+  method: string;
+  url: string;
+  httpVersion: string;
+  cookies: HarNameValue[];
+  headers: HarNameValue[];
+  queryString: HarNameValue[];
+  postData?: HarPostData;
+  headersSize: number;
+  bodySize: number;
+}
+
+export interface HarContent {
+  size: number;
+  mimeType: string;
+  text?: string;
+  encoding?: string;
+  comment?: string;
+}
+
+export interface HarResponse {
+  status: number;
+  statusText: string;
+  httpVersion: string;
+  cookies: HarNameValue[];
+  headers: HarNameValue[];
+  content: HarContent;
+  redirectURL: string;
+  headersSize: number;
+  bodySize: number;
+  comment?: string;
+}
+
+export interface HarEntry {
+  pageref?: string;
+  startedDateTime: string;
+  time: number;
+  request: HarRequest;
+  response: HarResponse;
+  cache: Record<string, never>;
+  timings: { send: number; wait: number; receive: number };
+  _serviceVersion?: string;
+  _tags?: string[];
+  [custom: `_${string}`]: unknown;
+}
+
+export interface HarCreator {
+  name: string;
+  version: string;
+  comment?: string;
+}
+
+export interface HarLog {
+  version: '1.2';
+  creator: HarCreator;
+  entries: HarEntry[];
+}

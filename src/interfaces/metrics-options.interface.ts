@@ -1,0 +1,67 @@
+import type { MetricsGroupFn } from './metrics-group.interface';
+import type { MetricsTransport } from './metrics-transport.interface';
+
+/** Options of `MetricsModule.forRoot()` / `forRootAsync()`. Validated at startup; a bad value stops the app with a clear error. */
+export interface MetricsModuleOptions {
+  /** ReadMe project API key. Required unless `transport` is given. */
+  apiKey?: string;
+  /** ReadMe Metrics server; records are POSTed to `{baseUrl}/v1/request`. Default `https://metrics.readme.io`. */
+  baseUrl?: string;
+  /**
+   * Tells who made each request. `null`/`undefined` from it means "do not record this exchange"; a throwing
+   * function skips the record (logged once) and never breaks the request. Overridden per controller or handler by
+   * `@MetricsGroup()`. Without any group function, nothing is recorded.
+   */
+  group?: MetricsGroupFn;
+  /** Send as soon as this many records are queued. Default 10. */
+  bufferLength?: number;
+  /** Also send whatever is queued after this many ms, so a quiet API's records never wait forever. Default 1000. */
+  flushInterval?: number;
+  /** Marks records as development data (ReadMe keeps them apart from production). Default false. */
+  developmentMode?: boolean;
+  /**
+   * true (default): the response never waits for delivery. false: delivery of the exchange's record is awaited
+   * before the response is written (serverless, where work after the response may never run).
+   */
+  backgroundWorkerMode?: boolean;
+  /** Timeout of each delivery call, in ms. Default 3000. */
+  timeout?: number;
+  /** Only requests whose Host header (port dropped, case-insensitive) is listed are recorded. Default: all. */
+  allowedHttpHosts?: string[];
+  /** Version of your service, carried in every record as the HAR entry field `_serviceVersion`. */
+  serviceVersion?: string;
+  /** Tags carried in every record as the HAR entry field `_tags`. */
+  tags?: string[];
+  /** Log each captured exchange and each delivery (status, count, ms) through Nest's Logger. Default false. */
+  debug?: boolean;
+  /** Where records go instead of ReadMe: `HarFileTransport` or any `MetricsTransport`. */
+  transport?: MetricsTransport;
+
+  /**
+   * Key names whose values are replaced by `"[REDACTED]"` in request and response headers (case-insensitive),
+   * query parameters, form fields and top-level JSON body properties. Wins over `allowlist`.
+   */
+  denylist?: string[];
+  /** Only these key names keep their values (same places as `denylist`); every other value becomes `"[REDACTED]"`. */
+  allowlist?: string[];
+  /** Header names (case-insensitive) whose values are replaced by `"[REDACTED]"`, in requests and responses. */
+  redactHeaders?: string[];
+  /** JSONPath expressions (e.g. `$.user.password`, `$..token`) redacted in JSON and form request bodies. */
+  redactRequestBody?: string[];
+  /** JSONPath expressions redacted in JSON response bodies. */
+  redactResponseBody?: string[];
+  /**
+   * Redact well-known secrets with no configuration: credential headers and keys such as `password`, `token`,
+   * `secret`, `api_key` anywhere in bodies and query strings (see README). Default true.
+   */
+  redactDefaults?: boolean;
+
+  /** Most bytes kept of each request or response body; longer bodies are cut and marked. Default 65536. */
+  maxBodyBytes?: number;
+  /** Most records waiting for delivery; past it the oldest are dropped and counted. Default 10000. */
+  maxQueueSize?: number;
+  /** Most delivery calls in flight at once. Default 4. */
+  maxConcurrentRequests?: number;
+  /** Most ms spent flushing on application shutdown. Default 5000. */
+  shutdownTimeout?: number;
+}

@@ -1,0 +1,71 @@
+import { HttpModule, HttpService } from '@nestjs/axios';
+import { Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { CaptureMiddleware } from './capture/capture.middleware';
+import { ExchangeRecorder } from './capture/exchange-recorder';
+import { FastifyContextHook } from './capture/fastify-context';
+import { MetricsExceptionFilter } from './capture/metrics-exception.filter';
+import { MetricsInterceptor } from './capture/metrics.interceptor';
+import { MetricsRouteGuard } from './capture/metrics-route.guard';
+import { Dispatcher } from './deliver/dispatcher';
+import { ReadmeTransport } from './deliver/transports/readme.transport';
+import { RecordFormatter } from './format/record-formatter';
+import type { MetricsModuleOptions } from './interfaces/metrics-options.interface';
+import type { MetricsTransport } from './interfaces/metrics-transport.interface';
+import { METRICS_RESOLVED_OPTIONS, METRICS_TRANSPORT } from './metrics.constants';
+import { ConfigurableMetricsModule, METRICS_MODULE_OPTIONS } from './metrics.module-definition';
+import { resolveMetricsOptions, type ResolvedMetricsOptions } from './metrics.options';
+import { MetricsService } from './metrics.service';
+import { Redactor } from './redact/redactor';
+
+/**
+ * Records every HTTP exchange of the app and ships it to ReadMe Metrics (or another transport).
+ * `MetricsModule.forRoot(options)` or `forRootAsync({ imports, inject, useFactory })`, once, in the root module.
+ */
+@Module({
+  imports: [
+    // Our own axios instance with keep-alive: the app's HttpModule, its interceptors and defaults stay apart.
+    HttpModule.registerAsync({
+      useFactory: () => ({
+        httpAgent: new HttpAgent({ keepAlive: true }),
+        httpsAgent: new HttpsAgent({ keepAlive: true }),
+      }),
+    }),
+  ],
+  providers: [
+    {
+      provide: METRICS_RESOLVED_OPTIONS,
+      inject: [METRICS_MODULE_OPTIONS],
+      useFactory: (options: MetricsModuleOptions) => resolveMetricsOptions(options),
+    },
+    {
+      provide: Redactor,
+      inject: [METRICS_RESOLVED_OPTIONS],
+      useFactory: (options: ResolvedMetricsOptions) => new Redactor(options),
+    },
+    {
+      provide: METRICS_TRANSPORT,
+      inject: [METRICS_RESOLVED_OPTIONS, HttpService],
+      useFactory: (options: ResolvedMetricsOptions, http: HttpService): MetricsTransport =>
+        options.transport ??
+        new ReadmeTransport(http, { apiKey: options.apiKey ?? '', baseUrl: options.baseUrl, timeout: options.timeout }),
+    },
+    RecordFormatter,
+    Dispatcher,
+    ExchangeRecorder,
+    CaptureMiddleware,
+    FastifyContextHook,
+    MetricsService,
+    { provide: APP_GUARD, useClass: MetricsRouteGuard },
+    { provide: APP_INTERCEPTOR, useClass: MetricsInterceptor },
+    { provide: APP_FILTER, useClass: MetricsExceptionFilter },
+  ],
+  exports: [MetricsService, METRICS_TRANSPORT],
+})
+export class MetricsModule extends ConfigurableMetricsModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(CaptureMiddleware).forRoutes('*');
+  }
+}

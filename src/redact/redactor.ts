@@ -1,0 +1,168 @@
+import type { HarNameValue } from '../interfaces/har.interface';
+import { REDACTED } from '../metrics.constants';
+import { MetricsOptionsError, type ResolvedMetricsOptions } from '../metrics.options';
+import { CompiledJsonPath, jsonPathProblem } from './jsonpath';
+import { maskApiKey } from './mask';
+import { DEFAULT_REDACTED_HEADERS, DEFAULT_REDACTED_KEYS } from './redaction-defaults';
+
+type HeaderRule = 'redact' | 'mask';
+export type BodyKind = 'request' | 'response';
+
+/**
+ * All redaction rules, compiled once at startup. Every method works on copies owned by the caller and reports
+ * whether it changed anything, so untouched bodies can be shipped as received.
+ */
+export class Redactor {
+  private readonly headerRules = new Map<string, HeaderRule>();
+  /** Top-level key rules (ReadMe's denylist/allowlist semantics); denylist wins. */
+  private readonly deny?: ReadonlySet<string>;
+  private readonly allow?: ReadonlySet<string>;
+  /** Keys redacted at any depth (the defaults). */
+  private readonly deepKeys: ReadonlySet<string>;
+  private readonly paths: Record<BodyKind, CompiledJsonPath[]>;
+  /** For bodies that claim JSON but do not parse: `"key": "value"` pairs of redacted keys. */
+  private readonly textPattern?: RegExp;
+
+  constructor(
+    options: Pick<
+      ResolvedMetricsOptions,
+      'denylist' | 'allowlist' | 'redactHeaders' | 'redactRequestBody' | 'redactResponseBody' | 'redactDefaults'
+    >,
+  ) {
+    const lower = (names: string[] | undefined) => names && new Set(names.map((n) => n.toLowerCase()));
+    this.deny = lower(options.denylist);
+    this.allow = this.deny ? undefined : lower(options.allowlist);
+    this.deepKeys = new Set(options.redactDefaults ? DEFAULT_REDACTED_KEYS : []);
+    if (options.redactDefaults) {
+      this.headerRules.set('authorization', 'mask');
+      for (const name of DEFAULT_REDACTED_HEADERS) this.headerRules.set(name, 'redact');
+    }
+    for (const name of options.redactHeaders) this.headerRules.set(name.toLowerCase(), 'redact');
+    this.paths = {
+      request: compilePaths('redactRequestBody', options.redactRequestBody),
+      response: compilePaths('redactResponseBody', options.redactResponseBody),
+    };
+    const textKeys = [...this.deepKeys, ...(this.deny ?? [])];
+    if (textKeys.length) {
+      const alternatives = textKeys.map((k) => k.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')).join('|');
+      this.textPattern = new RegExp(`("(?:${alternatives})"\\s*:\\s*)("(?:[^"\\\\]|\\\\.)*"|[^,}\\]\\s]+)`, 'gi');
+    }
+  }
+
+  /** Whether a body of this kind could be changed at all (lets the formatter skip parsing). */
+  hasBodyRules(kind: BodyKind): boolean {
+    return this.deepKeys.size > 0 || this.deny !== undefined || this.allow !== undefined || this.paths[kind].length > 0;
+  }
+
+  hasQueryRules(): boolean {
+    return this.deepKeys.size > 0 || this.deny !== undefined || this.allow !== undefined;
+  }
+
+  /** A top-level key (header, query parameter, form field, JSON property) that must not keep its value. */
+  private isDeniedKey(name: string): boolean {
+    const key = name.toLowerCase();
+    if (this.deny) return this.deny.has(key) || this.deepKeys.has(key);
+    if (this.allow) return !this.allow.has(key);
+    return this.deepKeys.has(key);
+  }
+
+  headers(headers: HarNameValue[]): HarNameValue[] {
+    return headers.map((header) => {
+      const name = header.name.toLowerCase();
+      const rule = this.headerRules.get(name) ?? (this.isHeaderDenied(name) ? 'redact' : undefined);
+      if (rule === 'mask') return { name: header.name, value: maskApiKey(header.value) };
+      return rule === 'redact' ? { name: header.name, value: REDACTED } : header;
+    });
+  }
+
+  private isHeaderDenied(name: string): boolean {
+    if (this.deny) return this.deny.has(name);
+    return this.allow ? !this.allow.has(name) : false;
+  }
+
+  /** Query or form parameters (names kept). */
+  params<T extends { name: string; value?: string }>(params: T[]): T[] {
+    return params.map((p) => (p.value !== undefined && this.isDeniedKey(p.name) ? { ...p, value: REDACTED } : p));
+  }
+
+  /** A URL with the values of redacted query parameters replaced; the URL string itself when nothing applies. */
+  url(url: string): string {
+    const q = url.indexOf('?');
+    if (q < 0 || !this.hasQueryRules()) return url;
+    const hash = url.indexOf('#', q);
+    const query = url.slice(q + 1, hash < 0 ? undefined : hash);
+    let changed = false;
+    const parts = query.split('&').map((part) => {
+      const eq = part.indexOf('=');
+      const rawName = eq < 0 ? part : part.slice(0, eq);
+      if (eq < 0 || !this.isDeniedKey(safeDecode(rawName))) return part;
+      changed = true;
+      return `${rawName}=${encodeURIComponent(REDACTED)}`;
+    });
+    return changed ? `${url.slice(0, q + 1)}${parts.join('&')}${hash < 0 ? '' : url.slice(hash)}` : url;
+  }
+
+  /** Redacts a parsed JSON or form body in place (the caller owns it). Returns the new root and whether it changed. */
+  body(value: unknown, kind: BodyKind): { value: unknown; changed: boolean } {
+    let changed = false;
+    if (value !== null && typeof value === 'object') {
+      if (!Array.isArray(value)) {
+        const record = value as Record<string, unknown>;
+        for (const key of Object.keys(record)) {
+          if (this.isDeniedKey(key) && record[key] !== REDACTED) {
+            record[key] = REDACTED;
+            changed = true;
+          }
+        }
+      }
+      if (this.deepKeys.size && this.redactDeep(value, 0)) changed = true;
+    }
+    for (const path of this.paths[kind]) {
+      const result = path.replaceIn(value, REDACTED);
+      value = result.value;
+      changed ||= result.changed;
+    }
+    return { value, changed };
+  }
+
+  private redactDeep(node: object, depth: number): boolean {
+    if (depth > 64) return false; // bounded: parsed JSON cannot be circular, but it can be deep
+    let changed = false;
+    const record = node as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      const child = record[key];
+      if (this.deepKeys.has(key.toLowerCase()) && !Array.isArray(node)) {
+        if (child !== REDACTED) {
+          record[key] = REDACTED;
+          changed = true;
+        }
+      } else if (child !== null && typeof child === 'object' && this.redactDeep(child, depth + 1)) {
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  /** Text that claims to be JSON but does not parse: `"secretKey": value` pairs are still found and redacted. */
+  text(text: string): { text: string; changed: boolean } {
+    if (!this.textPattern) return { text, changed: false };
+    const result = text.replace(this.textPattern, `$1"${REDACTED}"`);
+    return { text: result, changed: result !== text };
+  }
+}
+
+function compilePaths(option: string, expressions: string[]): CompiledJsonPath[] {
+  return expressions.map((expression, i) => {
+    const problem = jsonPathProblem(expression);
+    if (problem) throw new MetricsOptionsError(`"${option}[${i}]" (${JSON.stringify(expression)}): ${problem}.`);
+    return new CompiledJsonPath(expression);
+  });
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value.replace(/\+/g, ' '));
+  } catch {
+    return value;
+  }
+}

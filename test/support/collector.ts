@@ -1,0 +1,85 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { MetricsRecord } from '../../src';
+
+export interface ReceivedCall {
+  method: string;
+  path: string;
+  headers: IncomingMessage['headers'];
+  raw: string;
+  records: MetricsRecord[];
+}
+
+/** What the collector answers; the default accepts everything with 202. */
+export type CollectorBehaviour = (call: ReceivedCall, res: ServerResponse) => void;
+
+/** A real ReadMe-like collector on 127.0.0.1:0 that keeps every call it receives. */
+export class Collector {
+  readonly calls: ReceivedCall[] = [];
+  behaviour: CollectorBehaviour = (_call, res) => {
+    res.writeHead(202).end();
+  };
+  private waiters: (() => void)[] = [];
+
+  private constructor(private readonly server: Server) {}
+
+  static async start(): Promise<Collector> {
+    const server: Server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const raw = Buffer.concat(chunks).toString('utf8');
+        let records: MetricsRecord[] = [];
+        try {
+          records = JSON.parse(raw) as MetricsRecord[];
+        } catch {
+          // kept as raw; a test asserting on records will fail
+        }
+        const call = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, raw, records };
+        collector.calls.push(call);
+        collector.behaviour(call, res);
+        collector.waiters.forEach((w) => w());
+      });
+    });
+    const collector = new Collector(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return collector;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  get records(): MetricsRecord[] {
+    return this.calls.flatMap((c) => c.records);
+  }
+
+  /** Waits (bounded) until at least `count` records arrived; returns them all. */
+  async waitForRecords(count: number, timeoutMs = 5000): Promise<MetricsRecord[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.records.length < count) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`collector got ${this.records.length} records, expected ${count}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, 100));
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      this.waiters = [];
+    }
+    return this.records;
+  }
+
+  reset(): void {
+    this.calls.length = 0;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
