@@ -21,7 +21,7 @@ export async function startApp(
   configure?: (app: INestApplication) => void | Promise<void>,
 ): Promise<RunningApp> {
   const httpAdapter = adapter === 'express' ? new ExpressAdapter() : new FastifyAdapter();
-  const app = await NestFactory.create(module as never, httpAdapter as never, { logger: false });
+  const app = await NestFactory.create(module as never, httpAdapter as never, { logger: false, abortOnError: false });
   await configure?.(app);
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');

@@ -1,0 +1,210 @@
+import 'reflect-metadata';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { Injectable, Module } from '@nestjs/common';
+import { HarFileTransport, MetricsModule, MetricsService, type MetricsModuleOptions } from '../../src';
+import { ADAPTERS, startApp, type AdapterName, type RunningApp } from '../support/adapters';
+import { Collector } from '../support/collector';
+import { assertValidHar, entryOf } from '../support/har';
+import { httpRequest } from '../support/http';
+import { testAppModule, testGroup } from '../support/test-app';
+
+const API_KEY = 'project-api-key';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const harValidator = require('har-validator') as { har(data: unknown): Promise<unknown> };
+
+for (const adapter of ADAPTERS) {
+  describe(`options (${adapter})`, () => {
+    let collector: Collector;
+    let running: RunningApp | undefined;
+    const unexpected: unknown[] = [];
+    const onUnexpected = (error: unknown) => unexpected.push(error);
+
+    before(async () => {
+      collector = await Collector.start();
+      process.on('unhandledRejection', onUnexpected);
+      process.on('uncaughtException', onUnexpected);
+    });
+    afterEach(async () => {
+      await running?.close();
+      running = undefined;
+      collector.reset();
+      collector.behaviour = (_call, res) => res.writeHead(202).end();
+      assert.deepEqual(unexpected, [], 'no unhandled rejection or uncaught exception');
+    });
+    after(async () => {
+      process.off('unhandledRejection', onUnexpected);
+      process.off('uncaughtException', onUnexpected);
+      await collector.close();
+    });
+
+    async function start(options: MetricsModuleOptions, name: AdapterName = adapter): Promise<RunningApp> {
+      running = await startApp(testAppModule(name, { apiKey: API_KEY, baseUrl: collector.url, ...options }), name);
+      return running;
+    }
+
+    it('allowedHttpHosts records only listed Host headers (port dropped, case-insensitive)', async () => {
+      const app = await start({ allowedHttpHosts: ['API.example.com'], bufferLength: 100 });
+      for (const host of ['api.example.com:8443', 'other.example.com', 'API.EXAMPLE.COM']) {
+        assert.equal((await httpRequest(`${app.url}/orders/1`, { headers: { host } })).status, 200);
+      }
+      await app.app.get(MetricsService).flush();
+      assert.deepEqual(
+        collector.records.map((r) => entryOf(r).request.url),
+        ['http://api.example.com:8443/orders/1', 'http://API.EXAMPLE.COM/orders/1'],
+      );
+    });
+
+    it('sends when bufferLength records are queued, without waiting for the interval', async () => {
+      const app = await start({ bufferLength: 3, flushInterval: 60_000 });
+      for (let i = 0; i < 3; i++) await httpRequest(`${app.url}/orders/${i}`);
+      await collector.waitForRecords(3, 3000);
+      assert.equal(collector.calls.length, 1);
+      assert.equal(collector.calls[0]?.records.length, 3);
+    });
+
+    it('sends a partial batch after flushInterval', async () => {
+      const app = await start({ bufferLength: 100, flushInterval: 150 });
+      const sent = Date.now();
+      await httpRequest(`${app.url}/orders/1`);
+      await collector.waitForRecords(1, 3000);
+      const waited = Date.now() - sent;
+      assert.ok(waited >= 100 && waited < 1500, `delivered after ${waited} ms`);
+    });
+
+    it('carries developmentMode, serviceVersion and tags in every record', async () => {
+      const app = await start({ developmentMode: true, serviceVersion: '2.4.1', tags: ['eu', 'canary'] });
+      await httpRequest(`${app.url}/orders/1`);
+      await app.app.get(MetricsService).flush();
+      const record = collector.records[0]!;
+      assert.equal(record.development, true);
+      assert.equal(entryOf(record)._serviceVersion, '2.4.1');
+      assert.deepEqual(entryOf(record)._tags, ['eu', 'canary']);
+      await assertValidHar(record);
+    });
+
+    it('backgroundWorkerMode false: the response completes only after its record was delivered', async () => {
+      let deliveredAt = 0;
+      collector.behaviour = (_call, res) => {
+        deliveredAt = performance.now();
+        setTimeout(() => res.writeHead(202).end(), 200);
+      };
+      const app = await start({ backgroundWorkerMode: false, bufferLength: 100, flushInterval: 60_000 });
+      for (const path of ['/orders/3', '/nowhere', '/orders/500', '/misc/header']) {
+        deliveredAt = 0;
+        const started = performance.now();
+        const res = await httpRequest(app.url + path);
+        assert.ok(deliveredAt > started, `${path}: record delivered while the request was open`);
+        assert.ok(res.ms >= 190, `${path}: response waited for delivery (${res.ms.toFixed(0)} ms)`);
+      }
+      const statuses = collector.records.map((r) => entryOf(r).response.status);
+      assert.deepEqual(statuses, [200, 404, 500, 200]);
+      const bodies = collector.records.map((r) => entryOf(r).response.content.text);
+      assert.equal(bodies[0], '{"id":3,"item":"book"}');
+      assert.match(bodies[1] ?? '', /Cannot GET \/nowhere/);
+      assert.equal(bodies[3], 'hello text');
+      for (const record of collector.records) await assertValidHar(record);
+    });
+
+    it('keeps serving when the collector is down, and flush() still resolves', async () => {
+      const down = await Collector.start();
+      const downUrl = down.url;
+      await down.close();
+      running = await startApp(
+        testAppModule(adapter, { apiKey: API_KEY, baseUrl: downUrl, bufferLength: 5, timeout: 500 }),
+        adapter,
+      );
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => httpRequest(`${running!.url}/orders/${i}`)),
+      );
+      assert.deepEqual(
+        results.map((r) => r.status),
+        Array(20).fill(200),
+      );
+      const metrics = running.app.get(MetricsService);
+      await metrics.flush();
+      const stats = metrics.stats();
+      assert.equal(stats.captured, 20);
+      assert.equal(stats.failed, 20);
+      assert.ok(stats.retried > 0);
+      assert.equal(stats.sent + stats.failed + stats.dropped + stats.queued + stats.inFlight, stats.captured);
+    });
+
+    it('forRootAsync takes options from an injected provider', async () => {
+      @Injectable()
+      class MetricsConfig {
+        readonly collectorUrl = collector.url;
+      }
+      @Module({ providers: [MetricsConfig], exports: [MetricsConfig] })
+      class ConfigModule {}
+      @Module({
+        imports: [
+          MetricsModule.forRootAsync({
+            imports: [ConfigModule],
+            inject: [MetricsConfig],
+            useFactory: (config: MetricsConfig) => ({
+              apiKey: API_KEY,
+              baseUrl: config.collectorUrl,
+              group: testGroup,
+            }),
+          }),
+        ],
+        controllers: [testAppModule(adapter, {}).controllers![0]!],
+      })
+      class AsyncAppModule {}
+      running = await startApp(AsyncAppModule, adapter);
+      await httpRequest(`${running.url}/orders/1`);
+      await running.app.get(MetricsService).flush();
+      assert.equal(collector.records.length, 1);
+    });
+
+    it('HarFileTransport writes a HAR 1.2 file that is valid JSON after every flush', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'metrics-har-'));
+      try {
+        const path = join(dir, 'nested', 'api-metrics.har');
+        running = await startApp(
+          testAppModule(adapter, { transport: new HarFileTransport({ path }), bufferLength: 100 }),
+          adapter,
+        );
+        const metrics = running.app.get(MetricsService);
+        await httpRequest(`${running.url}/orders/1`);
+        await metrics.flush();
+        const first = JSON.parse(await readFile(path, 'utf8'));
+        assert.equal(first.log.entries.length, 1);
+        await httpRequest(`${running.url}/orders/2`);
+        await httpRequest(`${running.url}/nowhere`);
+        await metrics.flush();
+        const second = JSON.parse(await readFile(path, 'utf8'));
+        assert.equal(second.log.version, '1.2');
+        assert.deepEqual(
+          second.log.entries.map((e: { response: { status: number } }) => e.response.status),
+          [200, 200, 404],
+        );
+        assert.match(second.log.entries[0]._group.id, /^sha512-/);
+        await harValidator.har(second);
+      } finally {
+        await running?.close();
+        running = undefined;
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  });
+}
+
+describe('startup validation', () => {
+  const cases: [string, MetricsModuleOptions, RegExp][] = [
+    ['no apiKey and no transport', {}, /no "apiKey" given.*README_API_KEY.*HarFileTransport/s],
+    ['a bad bufferLength', { apiKey: 'k', bufferLength: 0 }, /"bufferLength" must be a positive whole number/],
+    ['a non-function group', { apiKey: 'k', group: 'x' as never }, /"group" must be a function/],
+    ['a bad baseUrl', { apiKey: 'k', baseUrl: 'ftp://x' }, /"baseUrl" must be an http\(s\) URL/],
+    ['a transport without send', { transport: {} as never }, /"transport" must be an object with a send/],
+  ];
+  for (const [name, options, message] of cases) {
+    it(`fails with a clear error for ${name}`, async () => {
+      await assert.rejects(startApp(testAppModule('express', { group: undefined, ...options }), 'express'), message);
+    });
+  }
+});
