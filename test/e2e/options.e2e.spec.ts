@@ -87,7 +87,7 @@ for (const adapter of ADAPTERS) {
     });
 
     it('backgroundWorkerMode false: the response completes only after its record was delivered', async () => {
-      let deliveredAt = 0;
+      let deliveredAt: number;
       collector.behaviour = (_call, res) => {
         deliveredAt = performance.now();
         setTimeout(() => res.writeHead(202).end(), 200);
