@@ -31,8 +31,10 @@ export const EMPTY_BODY: SerializedBody = { text: '', size: 0 };
 export function serializeBody(value: unknown, mimeType: string): SerializedBody {
   if (value === undefined || value === null) return EMPTY_BODY;
   if (typeof value === 'string') return { text: value, size: Buffer.byteLength(value) };
-  if (Buffer.isBuffer(value) || value instanceof Uint8Array) {
-    const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
+    const bytes = ArrayBuffer.isView(value)
+      ? Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+      : Buffer.from(value);
     return isTextual(mimeType)
       ? { text: bytes.toString('utf8'), size: bytes.length }
       : { text: bytes.toString('base64'), encoding: 'base64', size: bytes.length };

@@ -1,0 +1,30 @@
+import { Module } from '@nestjs/common';
+import { HarFileTransport, MetricsModule } from '../src';
+import { AppController } from './app.controller';
+import { OrdersController } from './orders/orders.controller';
+import { OWLBERT } from './owlbert';
+
+export const HAR_FILE = './api-metrics.har';
+
+@Module({
+  imports: [
+    MetricsModule.forRootAsync({
+      useFactory: () => {
+        const apiKey = process.env.README_API_KEY;
+        return {
+          // With a ReadMe key, ship to ReadMe (or README_METRICS_SERVER); without one, write a local HAR file.
+          ...(apiKey
+            ? { apiKey, baseUrl: process.env.README_METRICS_SERVER || undefined }
+            : { transport: new HarFileTransport({ path: HAR_FILE }) }),
+          group: () => OWLBERT,
+          flushInterval: 1000,
+          serviceVersion: '1.0.0',
+          redactRequestBody: ['$.card.number'],
+          debug: process.env.METRICS_DEBUG === 'true',
+        };
+      },
+    }),
+  ],
+  controllers: [AppController, OrdersController],
+})
+export class AppModule {}

@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { MetricsOptionsError, resolveMetricsOptions } from '../../src/metrics.options';
+import { jsonPathProblem } from '../../src/redact/jsonpath';
+import { maskApiKey } from '../../src/redact/mask';
+import { Redactor } from '../../src/redact/redactor';
+import type { MetricsModuleOptions } from '../../src';
+
+const R = '[REDACTED]';
+
+function redactor(options: MetricsModuleOptions = {}): Redactor {
+  return new Redactor(resolveMetricsOptions({ apiKey: 'k', ...options }));
+}
+
+describe('Redactor', () => {
+  it('masks authorization and redacts default credential headers, in any casing', () => {
+    const out = redactor().headers([
+      { name: 'Authorization', value: 'Bearer abc' },
+      { name: 'COOKIE', value: 'sid=1' },
+      { name: 'Set-Cookie', value: 'a=1' },
+      { name: 'set-cookie', value: 'b=2' },
+      { name: 'X-Api-Key', value: 'k' },
+      { name: 'content-type', value: 'application/json' },
+    ]);
+    assert.deepEqual(out, [
+      { name: 'Authorization', value: maskApiKey('Bearer abc') },
+      { name: 'COOKIE', value: R },
+      { name: 'Set-Cookie', value: R },
+      { name: 'set-cookie', value: R },
+      { name: 'X-Api-Key', value: R },
+      { name: 'content-type', value: 'application/json' },
+    ]);
+  });
+
+  it('redactDefaults false leaves headers and keys alone; redactHeaders still applies', () => {
+    const r = redactor({ redactDefaults: false, redactHeaders: ['X-Trace'] });
+    assert.deepEqual(
+      r.headers([
+        { name: 'authorization', value: 'a' },
+        { name: 'x-trace', value: 't' },
+      ]),
+      [
+        { name: 'authorization', value: 'a' },
+        { name: 'x-trace', value: R },
+      ],
+    );
+    assert.deepEqual(r.body({ password: 'p' }, 'request'), { value: { password: 'p' }, changed: false });
+  });
+
+  it('redacts default keys at any depth and in arrays, case-insensitively', () => {
+    const body = { user: { Password: 'p', name: 'n' }, list: [{ token: 't', id: 1 }], api_key: 'k' };
+    const { value, changed } = redactor().body(body, 'request');
+    assert.equal(changed, true);
+    assert.deepEqual(value, { user: { Password: R, name: 'n' }, list: [{ token: R, id: 1 }], api_key: R });
+  });
+
+  it('denylist is top-level (ReadMe semantics) and wins over allowlist', () => {
+    const r = redactor({ denylist: ['card'], allowlist: ['name'], redactDefaults: false });
+    assert.deepEqual(r.body({ card: '4111', name: 'n', nested: { card: 'x' } }, 'request').value, {
+      card: R,
+      name: 'n',
+      nested: { card: 'x' },
+    });
+    assert.deepEqual(r.headers([{ name: 'Card', value: 'c' }]), [{ name: 'Card', value: R }]);
+  });
+
+  it('allowlist keeps only what it lists (names kept)', () => {
+    const r = redactor({ allowlist: ['id', 'Content-Type'], redactDefaults: false });
+    assert.deepEqual(r.body({ id: 1, email: 'e', nested: { a: 1 } }, 'response').value, { id: 1, email: R, nested: R });
+    assert.deepEqual(
+      r.headers([
+        { name: 'content-type', value: 'json' },
+        { name: 'x-other', value: 'v' },
+      ]),
+      [
+        { name: 'content-type', value: 'json' },
+        { name: 'x-other', value: R },
+      ],
+    );
+    assert.deepEqual(
+      r.params([
+        { name: 'id', value: '1' },
+        { name: 'q', value: 'x' },
+      ]),
+      [
+        { name: 'id', value: '1' },
+        { name: 'q', value: R },
+      ],
+    );
+  });
+
+  it('applies JSONPath rules: nested, recursive, wildcard arrays, per body kind', () => {
+    const r = redactor({
+      redactDefaults: false,
+      redactRequestBody: ['$.user.pin', '$..ssn', '$.cards[*].number'],
+      redactResponseBody: ['$.internal'],
+    });
+    const request = {
+      user: { pin: 1234, ssn: 'a', profile: { ssn: 'b' } },
+      cards: [{ number: '4111', exp: '12/30' }, { number: '5500' }],
+      internal: 'kept in requests',
+    };
+    assert.deepEqual(r.body(request, 'request').value, {
+      user: { pin: R, ssn: R, profile: { ssn: R } },
+      cards: [{ number: R, exp: '12/30' }, { number: R }],
+      internal: 'kept in requests',
+    });
+    assert.deepEqual(r.body({ internal: 1, user: { pin: 1 } }, 'response').value, { internal: R, user: { pin: 1 } });
+    assert.deepEqual(r.body([1, 2], 'response'), { value: [1, 2], changed: false });
+  });
+
+  it('redacts query values in URLs and keeps untouched URLs identical', () => {
+    const r = redactor({ denylist: ['card'] });
+    assert.equal(
+      r.url('http://h/p?token=abc&x=1&TOKEN=def&card=4111#frag'),
+      'http://h/p?token=%5BREDACTED%5D&x=1&TOKEN=%5BREDACTED%5D&card=%5BREDACTED%5D#frag',
+    );
+    const clean = 'http://h/p?x=1&y=%20';
+    assert.equal(r.url(clean), clean);
+    assert.equal(r.url('http://h/p?pass%77ord=1'), 'http://h/p?pass%77ord=%5BREDACTED%5D');
+  });
+
+  it('finds default and denylisted keys in JSON text that does not parse', () => {
+    const { text, changed } = redactor({ denylist: ['card'] }).text('{"password": "s3cr\\"et", "card": 4111, "ok": 1');
+    assert.equal(changed, true);
+    assert.equal(text, `{"password": "${R}", "card": "${R}", "ok": 1`);
+  });
+});
+
+describe('JSONPath validation', () => {
+  it('accepts the supported grammar', () => {
+    for (const path of [
+      '$',
+      '$.a',
+      '$..token',
+      '$.a[*].b',
+      "$['a b']",
+      '$.a[0]',
+      '$.a[-1]',
+      '$.a[0:2]',
+      '$.a[0,1]',
+      '$.api-key',
+      '$..*',
+    ]) {
+      assert.equal(jsonPathProblem(path), undefined, path);
+    }
+  });
+
+  it('rejects what jsonpath-plus would silently misread', () => {
+    for (const path of ['$.[', 'a.b', '', '$.a[', '$..', '$.a..', '$[?(@.x)]', '$.a.b)', '$^', '$.a~']) {
+      assert.notEqual(jsonPathProblem(path), undefined, path);
+    }
+  });
+
+  it('an invalid or non-string entry is a startup error naming the entry', () => {
+    assert.throws(
+      () => redactor({ redactResponseBody: ['$.ok', '$.['] }),
+      (e: Error) => {
+        assert.ok(e instanceof MetricsOptionsError);
+        assert.match(e.message, /"redactResponseBody\[1\]" \("\$\.\["\)/);
+        return true;
+      },
+    );
+    assert.throws(
+      () => redactor({ redactRequestBody: [42 as never] }),
+      /"redactRequestBody\[0\]" must be a non-empty string/,
+    );
+  });
+});
