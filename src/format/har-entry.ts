@@ -40,7 +40,7 @@ export function buildHarEntry(x: CapturedExchange, redactor: Redactor, options: 
       httpVersion: x.httpVersion,
       cookies: [],
       headers: redactor.headers(responseHeaders),
-      content: buildContent(x, responseType, redactor, options.maxBodyBytes),
+      content: redactUrlEcho(buildContent(x, responseType, redactor, options.maxBodyBytes), x.url, url, origin),
       redirectURL: headerValue(responseHeaders, 'location') ?? '',
       headersSize: -1,
       bodySize: -1,
@@ -101,11 +101,22 @@ function buildContent(x: CapturedExchange, mimeType: string, redactor: Redactor,
   };
 }
 
+/**
+ * Error bodies often echo the request URL (Nest's 404: "Cannot GET /path?query"). When the URL's query had values
+ * redacted, the same path and query is redacted wherever the response text repeats it.
+ */
+function redactUrlEcho(content: HarContent, original: string, redacted: string, origin: string): HarContent {
+  if (original === redacted || !content.text || content.encoding) return content;
+  const from = original.slice(origin.length);
+  return content.text.includes(from)
+    ? { ...content, text: content.text.replaceAll(from, redacted.slice(origin.length)) }
+    : content;
+}
+
 /** Applies body redaction to JSON text: parse (a private copy), redact, re-serialize only if something changed. */
 function redactText(body: SerializedBody, mimeType: string, kind: BodyKind, redactor: Redactor): SerializedBody {
-  if (body === EMPTY_BODY || body.encoding || !body.text || !isJson(mimeType) || !redactor.hasBodyRules(kind)) {
-    return body;
-  }
+  if (body === EMPTY_BODY || body.encoding || !body.text || !isJson(mimeType)) return body;
+  if (!redactor.mayChangeJson(body.text, kind)) return body;
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.text);

@@ -26,7 +26,19 @@ export function jsonPathProblem(expression: string): string | undefined {
 
 /** A validated JSONPath expression, ready to apply. */
 export class CompiledJsonPath {
-  constructor(readonly expression: string) {}
+  /**
+   * The key the expression ends with (`number` in `$.cards[*].number`), when it ends with a plain name: a document
+   * without that key cannot match. Undefined for paths ending in `*`, an index, a slice or `$`.
+   */
+  readonly lastKey?: string;
+
+  constructor(readonly expression: string) {
+    const last = /(?:\.\.?(?<name>[\p{L}\p{N}_\-]+)|\[\s*(?<quoted>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\s*\])$/u.exec(
+      expression,
+    );
+    const name = last?.groups?.name ?? last?.groups?.quoted?.slice(1, -1);
+    this.lastKey = name !== undefined && !name.includes('\\') ? name : undefined;
+  }
 
   /**
    * Replaces every matched value of `json` (a copy owned by the caller) by `replacement`.

@@ -22,6 +22,8 @@ export class Redactor {
   private readonly paths: Record<BodyKind, CompiledJsonPath[]>;
   /** For bodies that claim JSON but do not parse: `"key": "value"` pairs of redacted keys. */
   private readonly textPattern?: RegExp;
+  /** Finds, in JSON text, a key some rule names; null when every body must be parsed (allowlist, wildcard paths). */
+  private readonly keyProbe: Record<BodyKind, RegExp | null | undefined>;
 
   constructor(
     options: Pick<
@@ -42,6 +44,7 @@ export class Redactor {
       request: compilePaths('redactRequestBody', options.redactRequestBody),
       response: compilePaths('redactResponseBody', options.redactResponseBody),
     };
+    this.keyProbe = { request: this.probeFor('request'), response: this.probeFor('response') };
     const textKeys = [...this.deepKeys, ...(this.deny ?? [])];
     if (textKeys.length) {
       const alternatives = textKeys.map((k) => k.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')).join('|');
@@ -52,6 +55,30 @@ export class Redactor {
   /** Whether a body of this kind could be changed at all (lets the formatter skip parsing). */
   hasBodyRules(kind: BodyKind): boolean {
     return this.deepKeys.size > 0 || this.deny !== undefined || this.allow !== undefined || this.paths[kind].length > 0;
+  }
+
+  /**
+   * Whether redaction could change this JSON text. False only when no key any rule names occurs in it as a key,
+   * which spares parsing most bodies. Texts with any escape are always parsed: an escaped key would slip past.
+   */
+  mayChangeJson(text: string, kind: BodyKind): boolean {
+    const probe = this.keyProbe[kind];
+    if (probe === undefined) return false;
+    if (probe === null || text.includes('\\')) return true;
+    return probe.test(text);
+  }
+
+  /** undefined: no body rules; null: no probe possible, always parse. */
+  private probeFor(kind: BodyKind): RegExp | null | undefined {
+    if (!this.hasBodyRules(kind)) return undefined;
+    if (this.allow) return null;
+    const keys = new Set([...this.deepKeys, ...(this.deny ?? [])]);
+    for (const path of this.paths[kind]) {
+      if (path.lastKey === undefined) return null;
+      keys.add(path.lastKey.toLowerCase());
+    }
+    const alternatives = [...keys].map((k) => k.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')).join('|');
+    return new RegExp(`"(?:${alternatives})"\\s*:`, 'i');
   }
 
   hasQueryRules(): boolean {

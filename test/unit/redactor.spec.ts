@@ -127,6 +127,29 @@ describe('Redactor', () => {
   });
 });
 
+describe('Redactor.mayChangeJson (the pre-check that spares parsing)', () => {
+  const r = redactor({ redactRequestBody: ['$.card.number', "$['odd key']"], redactResponseBody: ['$.items[*]'] });
+
+  it('parses only bodies in which a key some rule names occurs', () => {
+    assert.equal(r.mayChangeJson('{"id":1,"name":"n"}', 'request'), false);
+    assert.equal(r.mayChangeJson('{"user":{"PassWord" : "x"}}', 'request'), true);
+    assert.equal(r.mayChangeJson('{"card":{"number":1}}', 'request'), true);
+    assert.equal(r.mayChangeJson('{"odd key":1}', 'request'), true);
+  });
+
+  it('always parses escaped texts, and bodies under wildcard paths or an allowlist', () => {
+    assert.equal(r.mayChangeJson('{"pass\\u0077ord":"x"}', 'request'), true);
+    assert.equal(r.mayChangeJson('{"id":1}', 'response'), true);
+    assert.equal(redactor({ allowlist: ['id'] }).mayChangeJson('{"id":1}', 'request'), true);
+    assert.equal(redactor({ redactDefaults: false }).mayChangeJson('{"password":1}', 'request'), false);
+  });
+
+  it('an escaped key is still redacted end to end', () => {
+    const parsed = JSON.parse('{"pass\\u0077ord":"s3cret"}');
+    assert.deepEqual(r.body(parsed, 'request').value, { password: R });
+  });
+});
+
 describe('JSONPath validation', () => {
   it('accepts the supported grammar', () => {
     for (const path of [
