@@ -17,5 +17,7 @@ export default tseslint.config(
   {
     files: ['**/*.mjs', '**/*.js'],
     languageOptions: { globals: { require: 'readonly', module: 'writable', __dirname: 'readonly' } },
+    // Plain Node scripts (bench) are CommonJS.
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

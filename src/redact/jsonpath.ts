@@ -33,7 +33,7 @@ export class CompiledJsonPath {
   readonly lastKey?: string;
 
   constructor(readonly expression: string) {
-    const last = /(?:\.\.?(?<name>[\p{L}\p{N}_\-]+)|\[\s*(?<quoted>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\s*\])$/u.exec(
+    const last = /(?:\.\.?(?<name>[\p{L}\p{N}_-]+)|\[\s*(?<quoted>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\s*\])$/u.exec(
       expression,
     );
     const name = last?.groups?.name ?? last?.groups?.quoted?.slice(1, -1);
