@@ -27,6 +27,7 @@ export interface ResolvedMetricsOptions {
   redactDefaults: boolean;
   maxBodyBytes: number;
   maxQueueSize: number;
+  maxQueueBytes: number;
   maxConcurrentRequests: number;
   shutdownTimeout: number;
 }
@@ -116,6 +117,7 @@ export function resolveMetricsOptions(options: MetricsModuleOptions | undefined)
     redactDefaults: bool(options, 'redactDefaults', true),
     maxBodyBytes: positiveInt(options, 'maxBodyBytes', 64 * 1024),
     maxQueueSize: positiveInt(options, 'maxQueueSize', 10_000),
+    maxQueueBytes: positiveInt(options, 'maxQueueBytes', 64 * 1024 * 1024),
     maxConcurrentRequests: positiveInt(options, 'maxConcurrentRequests', 4),
     shutdownTimeout: positiveInt(options, 'shutdownTimeout', 5000),
   };

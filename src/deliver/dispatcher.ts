@@ -39,6 +39,9 @@ const DROP_WARNING_INTERVAL_MS = 60_000;
 export class Dispatcher implements OnApplicationShutdown {
   private readonly logger = new MetricsLogger();
   private queue: CapturedExchange[] = [];
+  /** Estimated bytes of each queued record, parallel to `queue`, and their sum. */
+  private queueSizes: number[] = [];
+  private queueBytes = 0;
   private timer?: NodeJS.Timeout;
   private inFlightRecords = 0;
   private inFlightCalls = 0;
@@ -60,12 +63,24 @@ export class Dispatcher implements OnApplicationShutdown {
 
   enqueue(exchange: CapturedExchange): void {
     this.counters.captured++;
-    if (this.queue.length >= this.options.maxQueueSize) {
-      this.queue.shift();
+    if (this.paused) {
+      // The collector rejected our key: holding records could only end in dropping them later.
+      this.counters.failed++;
+      this.resolveWaiters();
+      return;
+    }
+    const size = estimateBytes(exchange, this.options.maxBodyBytes);
+    while (
+      this.queue.length > 0 &&
+      (this.queue.length >= this.options.maxQueueSize || this.queueBytes + size > this.options.maxQueueBytes)
+    ) {
+      this.take(1);
       this.counters.dropped++;
       this.warnDropped();
     }
     this.queue.push(exchange);
+    this.queueSizes.push(size);
+    this.queueBytes += size;
     if (this.queue.length >= this.options.bufferLength) this.pump(false);
     else this.armTimer();
   }
@@ -131,7 +146,7 @@ export class Dispatcher implements OnApplicationShutdown {
     const { bufferLength, maxConcurrentRequests } = this.options;
     while (!this.paused && this.inFlightCalls < maxConcurrentRequests && this.queue.length > 0) {
       if (!all && this.queue.length < bufferLength) break;
-      void this.deliver(this.queue.splice(0, bufferLength)).then(() => this.pump(this.waiters.length > 0));
+      void this.deliver(this.take(bufferLength)).then(() => this.pump(this.waiters.length > 0));
     }
     if (this.queue.length > 0 && !this.paused) this.armTimer();
     if (this.paused && this.waiters.length) this.failQueued('delivery is paused');
@@ -211,8 +226,14 @@ export class Dispatcher implements OnApplicationShutdown {
   private failQueued(reason: string): void {
     this.counters.failed += this.queue.length;
     this.debug(`${this.queue.length} queued records given up: ${reason}`);
-    this.queue = [];
+    this.take(this.queue.length);
     this.resolveWaiters();
+  }
+
+  /** Removes the `count` oldest records from the queue. */
+  private take(count: number): CapturedExchange[] {
+    for (const size of this.queueSizes.splice(0, count)) this.queueBytes -= size;
+    return this.queue.splice(0, count);
   }
 
   private resolveWaiters(): void {
@@ -238,6 +259,22 @@ export class Dispatcher implements OnApplicationShutdown {
   private debug(message: string): void {
     if (this.options.debug) this.logger.debug(message);
   }
+}
+
+/** What a queued record will weigh once formatted, roughly: its bodies (each capped) plus headers and framing. */
+function estimateBytes(x: CapturedExchange, maxBodyBytes: number): number {
+  let request = 0;
+  for (let i = 0; i + 1 < x.requestHeaders.length; i += 2) {
+    if (x.requestHeaders[i]?.toLowerCase() === 'content-length') request = Number(x.requestHeaders[i + 1]) || 0;
+  }
+  const body = x.responseBody;
+  const response =
+    typeof body === 'string'
+      ? body.length
+      : ArrayBuffer.isView(body)
+        ? body.byteLength
+        : Number(/content-length: *(\d+)/i.exec(x.responseHead ?? '')?.[1] ?? 1024);
+  return 1024 + Math.min(request, maxBodyBytes) + Math.min(response, maxBodyBytes);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -60,6 +60,11 @@ export interface MetricsModuleOptions {
   maxBodyBytes?: number;
   /** Most records waiting for delivery; past it the oldest are dropped and counted. Default 10000. */
   maxQueueSize?: number;
+  /**
+   * Most bytes of records waiting for delivery (estimated from body sizes, each capped at `maxBodyBytes`, plus 1 KiB
+   * per record); past it the oldest are dropped and counted. Default 67108864 (64 MiB).
+   */
+  maxQueueBytes?: number;
   /** Most delivery calls in flight at once. Default 4. */
   maxConcurrentRequests?: number;
   /** Most ms spent flushing on application shutdown. Default 5000. */
