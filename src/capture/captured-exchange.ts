@@ -7,6 +7,8 @@ import type { MetricsGroupInfo } from '../interfaces/metrics-group.interface';
  */
 export interface CapturedExchange {
   id: string;
+  /** Decides how a handler's result was serialized on the wire (Nest's Express adapter sends Buffers as JSON). */
+  platform: 'express' | 'fastify';
   startedAt: number;
   durationMs: number;
   /** The client went away before the response was complete. */

@@ -146,6 +146,7 @@ export class ExchangeRecorder {
     const { body, rawBody } = requestBodyOf(platformRequest);
     return {
       id: exchange.id,
+      platform: platformRequest !== req && (platformRequest as { raw?: unknown }).raw === req ? 'fastify' : 'express',
       startedAt: exchange.startedAt,
       durationMs: performance.now() - exchange.startMark,
       method: req.method ?? 'GET',

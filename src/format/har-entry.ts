@@ -1,7 +1,7 @@
 import type { CapturedExchange } from '../capture/captured-exchange';
 import type { HarContent, HarEntry, HarNameValue, HarPostData, HarPostParam } from '../interfaces/har.interface';
 import type { BodyKind, Redactor } from '../redact/redactor';
-import { capBody, EMPTY_BODY, isJson, serializeBody, type SerializedBody } from './body';
+import { capBody, decodeContentEncoding, EMPTY_BODY, isJson, serializeBody, type SerializedBody } from './body';
 
 export interface HarEntryOptions {
   maxBodyBytes: number;
@@ -90,7 +90,13 @@ function buildContent(x: CapturedExchange, mimeType: string, redactor: Redactor,
   if (bodiless || !x.hasResponseBody) {
     return { size: 0, mimeType: mime, text: '' };
   }
-  const serialized = redactText(serializeBody(x.responseBody, mime), mime, 'response', redactor);
+  const encoding = x.responseHead
+    ? /\r\ncontent-encoding: *([^\r]+)/i.exec(x.responseHead)?.[1]
+    : String(x.responseHeaders['content-encoding'] ?? '');
+  // Express sends a returned Buffer as JSON (never raw, so never pre-compressed); Fastify sends it as it is.
+  const express = x.platform === 'express';
+  const body = express ? x.responseBody : decodeContentEncoding(x.responseBody, encoding, maxBodyBytes * 4);
+  const serialized = redactText(serializeBody(body, mime, express), mime, 'response', redactor);
   const capped = capBody(serialized, maxBodyBytes);
   return {
     size: capped.size,

@@ -193,9 +193,14 @@ for (const adapter of ADAPTERS) {
         { name: 'doc', fileName: 'notes.txt', contentType: 'text/plain' },
       ]);
       const binary = entries[5]!.response.content;
-      assert.equal(binary.encoding, 'base64');
-      assert.match(binary.mimeType, /^image\/png/); // Express adds a charset; recorded as sent
-      assert.equal(Buffer.from(binary.text ?? '', 'base64').toString('hex'), '89504e470d0a1a0a00fffe');
+      if (adapter === 'fastify') {
+        assert.equal(binary.encoding, 'base64');
+        assert.match(binary.mimeType, /^image\/png/);
+        assert.equal(Buffer.from(binary.text ?? '', 'base64').toString('hex'), '89504e470d0a1a0a00fffe');
+      } else {
+        // Nest's Express adapter sends a returned Buffer through res.json(): the record shows what was sent.
+        assert.match(binary.text ?? '', /^\{"type":"Buffer","data":\[137,80,78,71/);
+      }
       for (const record of records) await assertValidHar(record);
     });
 
