@@ -7,7 +7,7 @@ import { MetricsService, type MetricsRecord } from '../../src';
 import { ADAPTERS, startApp, type RunningApp } from '../support/adapters';
 import { Collector } from '../support/collector';
 import { assertValidHar, entryOf, header } from '../support/har';
-import { allowJsonVariantsAndText, testAppModule } from '../support/test-app';
+import { allowJsonVariantsAndText, supportsMultipart, testAppModule } from '../support/test-app';
 
 const API_KEY = 'project-api-key';
 
@@ -34,8 +34,8 @@ for (const adapter of ADAPTERS) {
     });
 
     after(async () => {
-      await running.close();
-      await collector.close();
+      await running?.close();
+      await collector?.close();
     });
 
     /** Sends requests, flushes, and returns the records that arrived for them. */
@@ -155,10 +155,7 @@ for (const adapter of ADAPTERS) {
       );
     });
 
-    it('records bodies: JSON, +json, text, urlencoded, multipart, binary responses', async () => {
-      const form = new FormData();
-      form.append('title', 'hello');
-      form.append('doc', new Blob([Buffer.from('file-bytes')], { type: 'text/plain' }), 'notes.txt');
+    it('records bodies: JSON, +json, text, urlencoded, binary responses', async () => {
       const { responses, records } = await exchange([
         [
           '/misc/echo',
@@ -170,12 +167,11 @@ for (const adapter of ADAPTERS) {
           '/misc/echo',
           { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1&b=two' },
         ],
-        ['/upload', { method: 'POST', body: form }],
         ['/misc/binary'],
       ]);
       assert.deepEqual(
         responses.map((r) => r.status),
-        [200, 200, 200, 200, 200, 200],
+        [200, 200, 200, 200, 200],
       );
       const entries = records.map(entryOf);
       assert.equal(entries[0]!.request.postData?.text, '{"x":[1,2],"y":"z"}');
@@ -186,13 +182,7 @@ for (const adapter of ADAPTERS) {
         { name: 'a', value: '1' },
         { name: 'b', value: 'two' },
       ]);
-      const multipart = entries[4]!.request.postData!;
-      assert.match(multipart.mimeType, /^multipart\/form-data/);
-      assert.deepEqual(multipart.params, [
-        { name: 'title', value: 'hello' },
-        { name: 'doc', fileName: 'notes.txt', contentType: 'text/plain' },
-      ]);
-      const binary = entries[5]!.response.content;
+      const binary = entries[4]!.response.content;
       if (adapter === 'fastify') {
         assert.equal(binary.encoding, 'base64');
         assert.match(binary.mimeType, /^image\/png/);
@@ -203,6 +193,27 @@ for (const adapter of ADAPTERS) {
       }
       for (const record of records) await assertValidHar(record);
     });
+
+    it(
+      'records multipart fields, and file parts as name, fileName and contentType',
+      // NestJS 11 has no Fastify upload interceptor (@nestjs/platform-fastify/multipart is new in 12).
+      { skip: !supportsMultipart(adapter) && 'no upload interceptor for this platform in this NestJS version' },
+      async () => {
+        const form = new FormData();
+        form.append('title', 'hello');
+        form.append('doc', new Blob([Buffer.from('file-bytes')], { type: 'text/plain' }), 'notes.txt');
+        const { responses, records } = await exchange([['/upload', { method: 'POST', body: form }]]);
+        assert.equal(responses[0]?.status, 200);
+        const entries = records.map(entryOf);
+        const multipart = entries[0]!.request.postData!;
+        assert.match(multipart.mimeType, /^multipart\/form-data/);
+        assert.deepEqual(multipart.params, [
+          { name: 'title', value: 'hello' },
+          { name: 'doc', fileName: 'notes.txt', contentType: 'text/plain' },
+        ]);
+        await assertValidHar(records[0]!);
+      },
+    );
 
     it('records a request the client aborted, once, with status 0', async () => {
       collector.reset();

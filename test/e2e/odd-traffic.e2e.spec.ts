@@ -136,8 +136,8 @@ for (const adapter of ADAPTERS) {
     after(async () => {
       process.off('unhandledRejection', onUnexpected);
       process.off('uncaughtException', onUnexpected);
-      await running.close();
-      await collector.close();
+      await running?.close();
+      await collector?.close();
     });
 
     async function recorded(path: string, init: Parameters<typeof httpRequest>[1] = {}) {

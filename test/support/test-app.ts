@@ -16,11 +16,13 @@ import {
   type CanActivate,
   type DynamicModule,
   type ExecutionContext,
+  type CallHandler,
   type INestApplication,
+  type NestInterceptor,
+  type Type,
 } from '@nestjs/common';
 import { AnyFilesInterceptor as ExpressAnyFiles, type NestExpressApplication } from '@nestjs/platform-express';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { AnyFilesInterceptor as FastifyAnyFiles } from '@nestjs/platform-fastify/multipart';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MetricsGroup, MetricsModule, SkipMetrics, type MetricsModuleOptions } from '../../src';
 import type { AdapterName } from './adapters';
@@ -108,12 +110,34 @@ class MiscController {
   }
 }
 
+/**
+ * The upload interceptor of the platform, or undefined where the platform has none: Fastify's
+ * (`@nestjs/platform-fastify/multipart`) is new in NestJS 12, and NestJS 11 runs this suite too.
+ */
+function filesInterceptor(adapter: AdapterName): Type<NestInterceptor> | undefined {
+  if (adapter === 'express') return ExpressAnyFiles();
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const multipart = require('@nestjs/platform-fastify/multipart') as {
+      AnyFilesInterceptor: () => Type<NestInterceptor>;
+    };
+    return multipart.AnyFilesInterceptor();
+  } catch {
+    return undefined;
+  }
+}
+
+export function supportsMultipart(adapter: AdapterName): boolean {
+  return filesInterceptor(adapter) !== undefined;
+}
+
 function uploadController(adapter: AdapterName) {
+  const interceptor = filesInterceptor(adapter);
   @Controller('upload')
   class UploadController {
     @Post()
     @HttpCode(200)
-    @UseInterceptors(adapter === 'express' ? ExpressAnyFiles() : FastifyAnyFiles())
+    @UseInterceptors(interceptor ?? { intercept: (_c: unknown, next: CallHandler) => next.handle() })
     upload(@Body() body: unknown) {
       return { fields: body };
     }
