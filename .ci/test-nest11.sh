@@ -9,6 +9,7 @@ git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C "$work"
 cd "$work"
 npm ci --no-audit --no-fund
 npm install --no-audit --no-fund --no-save \
-  @nestjs/common@^11 @nestjs/core@^11 @nestjs/platform-express@^11 @nestjs/platform-fastify@^11 @nestjs/testing@^11
+  @nestjs/common@^11 @nestjs/core@^11 @nestjs/platform-express@^11 @nestjs/platform-fastify@^11 @nestjs/testing@^11 \
+  @nestjs/microservices@^11
 node -e "console.log('NestJS', require('@nestjs/core/package.json').version)"
 npm test

@@ -133,6 +133,33 @@ for (const adapter of ADAPTERS) {
       assert.equal(stats.sent + stats.failed + stats.dropped + stats.queued + stats.inFlight, stats.captured);
     });
 
+    it('a throwing group function or transport never reaches the app', async () => {
+      let sendCalls = 0;
+      running = await startApp(
+        testAppModule(adapter, {
+          group: (req: { url?: string }) => {
+            if (String(req.url).includes('n=13')) throw new Error('group blew up');
+            return { apiKey: 'ok' };
+          },
+          transport: {
+            send: () => {
+              sendCalls++;
+              throw new TypeError('transport blew up synchronously');
+            },
+          },
+          bufferLength: 100,
+        }),
+        adapter,
+      );
+      for (const n of [12, 13, 14]) assert.equal((await httpRequest(`${running.url}/misc/header?n=${n}`)).status, 200);
+      const metrics = running.app.get(MetricsService);
+      await metrics.flush();
+      const stats = metrics.stats();
+      assert.equal(stats.captured, 2, 'the exchange whose group fn threw is not recorded');
+      assert.equal(stats.failed, 2);
+      assert.ok(sendCalls >= 1);
+    });
+
     it('forRootAsync takes options from an injected provider', async () => {
       @Injectable()
       class MetricsConfig {
