@@ -1,6 +1,8 @@
+import { HttpModule } from '@nestjs/axios';
 import { Module } from '@nestjs/common';
 import { HarFileTransport, MetricsModule } from '../src';
 import { AppController } from './app.controller';
+import { CarrierController } from './carrier.controller';
 import { OrdersController } from './orders/orders.controller';
 import { OWLBERT } from './owlbert';
 
@@ -24,7 +26,9 @@ export const HAR_FILE = './api-metrics.har';
         };
       },
     }),
+    // The app's own HttpService: its calls are recorded (captureOutgoing, on by default).
+    HttpModule,
   ],
-  controllers: [AppController, OrdersController],
+  controllers: [AppController, OrdersController, CarrierController],
 })
 export class AppModule {}

@@ -14,6 +14,7 @@ async function bootstrap(): Promise<void> {
   app.enableShutdownHooks();
   await app.listen(Number(process.env.PORT ?? 3000));
   const url = (await app.getUrl()).replace('[::1]', 'localhost');
+  process.env.CARRIER_URL ??= url.replace('localhost', '127.0.0.1'); // where the sample's outgoing calls go
 
   const logger = new Logger('Sample');
   if (process.env.README_API_KEY) {

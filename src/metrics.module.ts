@@ -1,11 +1,12 @@
 import { HttpModule, HttpService } from '@nestjs/axios';
 import { Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { CaptureMiddleware } from './capture/capture.middleware';
 import { ExchangeRecorder } from './capture/exchange-recorder';
 import { FastifyContextHook } from './capture/fastify-context';
+import { AxiosObserver } from './capture/outgoing/axios-observer';
 import { MetricsExceptionFilter } from './capture/metrics-exception.filter';
 import { MetricsInterceptor } from './capture/metrics.interceptor';
 import { MetricsRouteGuard } from './capture/metrics-route.guard';
@@ -26,6 +27,7 @@ import { Redactor } from './redact/redactor';
  */
 @Module({
   imports: [
+    DiscoveryModule,
     // Our own axios instance with keep-alive: the app's HttpModule, its interceptors and defaults stay apart.
     HttpModule.registerAsync({
       useFactory: () => ({
@@ -57,6 +59,7 @@ import { Redactor } from './redact/redactor';
     ExchangeRecorder,
     CaptureMiddleware,
     FastifyContextHook,
+    AxiosObserver,
     MetricsService,
     { provide: APP_GUARD, useClass: MetricsRouteGuard },
     { provide: APP_INTERCEPTOR, useClass: MetricsInterceptor },

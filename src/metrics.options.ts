@@ -18,6 +18,7 @@ export interface ResolvedMetricsOptions {
   serviceVersion?: string;
   tags?: string[];
   debug: boolean;
+  captureOutgoing: boolean;
   transport?: MetricsTransport;
   denylist?: string[];
   allowlist?: string[];
@@ -108,6 +109,7 @@ export function resolveMetricsOptions(options: MetricsModuleOptions | undefined)
     serviceVersion,
     tags: stringList(options, 'tags'),
     debug: bool(options, 'debug', false),
+    captureOutgoing: bool(options, 'captureOutgoing', true),
     transport,
     denylist: stringList(options, 'denylist'),
     allowlist: stringList(options, 'allowlist'),

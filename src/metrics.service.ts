@@ -1,11 +1,42 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import type { AxiosInstance } from 'axios';
+import { AxiosObserver } from './capture/outgoing/axios-observer';
 import { currentExchange } from './capture/request-context';
 import { Dispatcher, type MetricsStats } from './deliver/dispatcher';
+import { METRICS_RESOLVED_OPTIONS } from './metrics.constants';
+import { MetricsLogger } from './metrics.logger';
+import type { ResolvedMetricsOptions } from './metrics.options';
 
 /** The module's public handle: inject it anywhere. */
 @Injectable()
 export class MetricsService {
-  constructor(private readonly dispatcher: Dispatcher) {}
+  private readonly logger = new MetricsLogger();
+
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    private readonly axiosObserver: AxiosObserver,
+    @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
+  ) {}
+
+  /**
+   * Attaches an error to the record of the request being handled (HAR entry field `_errors`: type, message, root
+   * cause of its `cause` chain, stack). Takes Errors, strings, plain objects, anything. Never throws or rejects.
+   * Outside a request (bootstrap, cron jobs) there is no record to attach to: the error is only logged, in debug mode.
+   */
+  reportError(error: unknown): void {
+    try {
+      const exchange = currentExchange();
+      if (exchange) exchange.reportError(error, 'reportError');
+      else if (this.options.debug) this.logger.debug(`reportError outside a request, not recorded: ${String(error)}`);
+    } catch {
+      // By contract this never throws.
+    }
+  }
+
+  /** Records the calls of a plain axios instance like those of `HttpService` (linked to the current request). */
+  observeAxios(instance: AxiosInstance): void {
+    this.axiosObserver.observe(instance);
+  }
 
   /** Resolves when every record captured so far was delivered or given up on. Never rejects. */
   flush(): Promise<void> {

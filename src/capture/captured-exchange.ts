@@ -1,5 +1,6 @@
 import type { HarPostParam } from '../interfaces/har.interface';
 import type { MetricsGroupInfo } from '../interfaces/metrics-group.interface';
+import type { ReportedError } from './reported-error';
 
 /**
  * A finished exchange as handed from capture to format: references and numbers, nothing built yet. Formatting
@@ -7,8 +8,11 @@ import type { MetricsGroupInfo } from '../interfaces/metrics-group.interface';
  */
 export interface CapturedExchange {
   id: string;
-  /** Decides how a handler's result was serialized on the wire (Nest's Express adapter sends Buffers as JSON). */
-  platform: 'express' | 'fastify';
+  /**
+   * Decides how a body was serialized on the wire (Nest's Express adapter sends Buffers as JSON); `http-client`
+   * for outgoing calls.
+   */
+  platform: 'express' | 'fastify' | 'http-client';
   startedAt: number;
   durationMs: number;
   /** The client went away before the response was complete. */
@@ -32,4 +36,12 @@ export interface CapturedExchange {
   route?: string;
   clientIp: string;
   group: MetricsGroupInfo;
+  /** Errors reported during the request (`_errors`). */
+  errors?: ReportedError[];
+  /** Outgoing calls made and finished during the request, shipped after it in the same HAR log. */
+  outgoing?: CapturedExchange[];
+  /** For an outgoing call: the `_id` of the incoming request that made it. */
+  parentId?: string;
+  /** For an outgoing call that failed without a response (network error, timeout). */
+  failure?: { code?: string; message: string };
 }

@@ -81,8 +81,12 @@ export class ExchangeRecorder {
   ): Promise<void> {
     exchange.settled = true;
     try {
-      if (this.isSkipped(exchange) || !this.isAllowedHost(exchange.req)) return;
+      if (this.isSkipped(exchange) || !this.isAllowedHost(exchange.req)) {
+        exchange.group = null;
+        return;
+      }
       const group = await this.resolveGroup(exchange);
+      exchange.group = group ?? null;
       if (!group) return;
       const captured = this.snapshot(exchange, response, group);
       if (this.options.debug) {
@@ -96,6 +100,21 @@ export class ExchangeRecorder {
       // Nothing from the module may reach the app: the record is lost, the request is not.
       this.logger.errorOnce('capture', 'Could not record an exchange', error);
     }
+  }
+
+  /**
+   * An outgoing call finished. While its request is open it joins that request's record; after, it is shipped as a
+   * record of its own (with `_parentId`) under the request's group; if the request is not recorded, neither is it.
+   * Calls made outside any request are not recorded: there is nothing to link them to.
+   */
+  recordOutgoing(parent: Exchange | undefined, call: Omit<CapturedExchange, 'group'>): void {
+    if (!parent) return;
+    if (!parent.settled) {
+      parent.outgoing.push({ ...call, group: ANONYMOUS });
+      return;
+    }
+    if (parent.group === null) return;
+    this.dispatcher.enqueue({ ...call, group: parent.group ?? ANONYMOUS });
   }
 
   private metadata<T>(key: string, exchange: Exchange): T | undefined {
@@ -161,6 +180,8 @@ export class ExchangeRecorder {
       route: routeTemplateOf(platformRequest),
       clientIp: clientIpOf(platformRequest, req),
       group,
+      errors: exchange.errors.length ? exchange.errors : undefined,
+      outgoing: exchange.outgoing.length ? exchange.outgoing : undefined,
       ...response,
     };
   }

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { MetricsGroupInfo } from '../interfaces/metrics-group.interface';
+import type { CapturedExchange } from './captured-exchange';
+import { describeError, type ReportedError } from './reported-error';
 
 /**
  * One HTTP exchange while it is in flight. Holds references and timestamps only: everything costly (HAR, redaction,
@@ -21,11 +24,25 @@ export class Exchange {
   hasResponseBody = false;
   /** True once the record was handed over (or dropped): every exchange is recorded at most once. */
   settled = false;
+  /** Errors reported while the request was open (`_errors`), and the thrown values already seen (no duplicates). */
+  readonly errors: ReportedError[] = [];
+  readonly reportedValues = new Set<unknown>();
+  /** Outgoing calls that finished while the request was open: shipped in its HAR log as entries[1..]. */
+  readonly outgoing: CapturedExchange[] = [];
+  /** Once settled: who made the request, or null when it is not recorded (skipped, filtered, no group). */
+  group?: MetricsGroupInfo | null;
 
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
   ) {
     this.platformRequest = req;
+  }
+
+  /** Attaches an error to this request's record, once per thrown value; ignored once the record was handed over. */
+  reportError(error: unknown, source: ReportedError['source'], httpException = false): void {
+    if (this.settled || this.reportedValues.has(error)) return;
+    this.reportedValues.add(error);
+    this.errors.push(describeError(error, source, httpException));
   }
 }

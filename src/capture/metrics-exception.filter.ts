@@ -1,5 +1,13 @@
-import { Catch, Inject, Injectable, type ArgumentsHost, type HttpServer } from '@nestjs/common';
-import { BaseExceptionFilter } from '@nestjs/core';
+import {
+  Catch,
+  HttpException,
+  Inject,
+  Injectable,
+  type ArgumentsHost,
+  type ExceptionFilter,
+  type HttpServer,
+} from '@nestjs/common';
+import { ApplicationConfig, BaseExceptionFilter } from '@nestjs/core';
 import { createRequire } from 'node:module';
 import { METRICS_RESOLVED_OPTIONS } from '../metrics.constants';
 import type { ResolvedMetricsOptions } from '../metrics.options';
@@ -9,6 +17,8 @@ import { rawResponseOf } from './platform';
 import { exchangeOf, rawRequestOf } from './request-context';
 
 const requireOptional = createRequire(__filename);
+/** Where `@Catch(...types)` keeps its types (Nest's constant, the same in 11 and 12). */
+const FILTER_CATCH_EXCEPTIONS = '__filterCatchExceptions__';
 
 /**
  * Records exceptions that end a request (including guard rejections and 404s, which never reach interceptors), then
@@ -24,14 +34,19 @@ export class MetricsExceptionFilter extends BaseExceptionFilter {
   constructor(
     private readonly recorder: ExchangeRecorder,
     @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
+    private readonly config: ApplicationConfig,
   ) {
     super();
   }
 
   override catch(exception: unknown, host: ArgumentsHost): unknown {
     const type = host.getType<string>();
-    if (type !== 'http') return delegateNonHttp(type, exception, host);
+    const next = this.nextGlobalFilter(exception);
+    if (type !== 'http') return next ? next.catch(exception, host) : delegateNonHttp(type, exception, host);
     const exchange = this.exchangeFor(host);
+    exchange?.reportError(exception, 'filter', exception instanceof HttpException);
+    // The app's own global filter answers, as it would without us.
+    if (next) return next.catch(exception, host);
     // BaseExceptionFilter replies through `applicationRef`; ours is the real adapter seen through `adapterFor()`.
     (this as unknown as { applicationRef?: HttpServer }).applicationRef = this.adapterFor();
     this.replyingFor = exchange;
@@ -39,6 +54,24 @@ export class MetricsExceptionFilter extends BaseExceptionFilter {
       super.catch(exception, host);
     } finally {
       this.replyingFor = undefined;
+    }
+    return undefined;
+  }
+
+  /**
+   * Nest asks global filters from the last registered to the first, and ours comes from an imported module, so it
+   * is often asked before the app's own. The filters after ours in that line declined this exception; the first one
+   * before ours that catches it is the one that would answer without us.
+   */
+  private nextGlobalFilter(exception: unknown): ExceptionFilter | undefined {
+    const filters = this.config.getGlobalFilters();
+    const position = filters.indexOf(this);
+    for (let i = position - 1; i >= 0; i--) {
+      const filter = filters[i]!;
+      const types = (Reflect.getMetadata(FILTER_CATCH_EXCEPTIONS, filter.constructor) ?? []) as (new (
+        ...args: never[]
+      ) => unknown)[];
+      if (types.length === 0 || types.some((t) => exception instanceof t)) return filter;
     }
     return undefined;
   }

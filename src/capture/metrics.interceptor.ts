@@ -1,4 +1,11 @@
-import { Inject, Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import {
+  HttpException,
+  Inject,
+  Injectable,
+  type CallHandler,
+  type ExecutionContext,
+  type NestInterceptor,
+} from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { from, mergeMap, Observable, tap } from 'rxjs';
 import { METRICS_RESOLVED_OPTIONS } from '../metrics.constants';
@@ -30,7 +37,12 @@ export class MetricsInterceptor implements NestInterceptor {
     const exchange = this.exchangeFor(context);
     if (!exchange) return next.handle();
     const isSse = this.reflector.get<boolean>(SSE_METADATA, context.getHandler()) === true;
-    let handled = next.handle();
+    // Errors are noted here too: an app's own catch-all filter may answer instead of ours.
+    let handled = next
+      .handle()
+      .pipe(
+        tap({ error: (error: unknown) => exchange.reportError(error, 'interceptor', error instanceof HttpException) }),
+      );
     // An event stream is passed through as it is: its events are not kept.
     if (!isSse) handled = handled.pipe(tap((body) => this.onResponseBody(exchange, body)));
     if (!this.options.backgroundWorkerMode && !isSse) {

@@ -40,7 +40,7 @@ export function buildHarEntry(x: CapturedExchange, redactor: Redactor, options: 
       httpVersion: x.httpVersion,
       cookies: [],
       headers: redactor.headers(responseHeaders),
-      content: redactUrlEcho(buildContent(x, responseType, redactor, options.maxBodyBytes), x.url, url, origin),
+      content: withUrlEchoRedacted(buildContent(x, responseType, redactor, options.maxBodyBytes), x.url, url),
       redirectURL: headerValue(responseHeaders, 'location') ?? '',
       headersSize: -1,
       bodySize: -1,
@@ -52,6 +52,12 @@ export function buildHarEntry(x: CapturedExchange, redactor: Redactor, options: 
   if (options.serviceVersion !== undefined) entry._serviceVersion = options.serviceVersion;
   if (options.tags !== undefined) entry._tags = options.tags;
   return entry;
+}
+
+function withUrlEchoRedacted(content: HarContent, originalUrl: string, redactedUrl: string): HarContent {
+  if (content.encoding || !content.text) return content;
+  const text = redactUrlEcho(content.text, originalUrl, redactedUrl);
+  return text === content.text ? content : { ...content, text };
 }
 
 function buildPostData(
@@ -108,15 +114,14 @@ function buildContent(x: CapturedExchange, mimeType: string, redactor: Redactor,
 }
 
 /**
- * Error bodies often echo the request URL (Nest's 404: "Cannot GET /path?query"). When the URL's query had values
- * redacted, the same path and query is redacted wherever the response text repeats it.
+ * Error bodies and messages often echo the request URL (Nest's 404: "Cannot GET /path?query"). When the URL's query
+ * had values redacted, the same path and query is redacted wherever the text repeats it.
  */
-function redactUrlEcho(content: HarContent, original: string, redacted: string, origin: string): HarContent {
-  if (original === redacted || !content.text || content.encoding) return content;
-  const from = original.slice(origin.length);
-  return content.text.includes(from)
-    ? { ...content, text: content.text.replaceAll(from, redacted.slice(origin.length)) }
-    : content;
+export function redactUrlEcho(text: string, originalUrl: string, redactedUrl: string): string {
+  if (originalUrl === redactedUrl || !text) return text;
+  const origin = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(originalUrl)?.[0] ?? '';
+  const from = originalUrl.slice(origin.length);
+  return text.includes(from) ? text.replaceAll(from, redactedUrl.slice(origin.length)) : text;
 }
 
 /** Applies body redaction to JSON text: parse (a private copy), redact, re-serialize only if something changed. */

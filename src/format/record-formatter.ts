@@ -1,13 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { arch, platform, release } from 'node:os';
 import type { CapturedExchange } from '../capture/captured-exchange';
-import type { HarCreator } from '../interfaces/har.interface';
+import type { HarCreator, HarEntry } from '../interfaces/har.interface';
 import type { MetricsRecord } from '../interfaces/metrics-record.interface';
 import { METRICS_RESOLVED_OPTIONS, PACKAGE_NAME, PACKAGE_VERSION } from '../metrics.constants';
 import type { ResolvedMetricsOptions } from '../metrics.options';
 import { maskApiKey } from '../redact/mask';
 import { Redactor } from '../redact/redactor';
-import { buildHarEntry } from './har-entry';
+import { buildHarEntry, redactUrlEcho } from './har-entry';
 
 export const HAR_CREATOR: HarCreator = {
   name: 'readme-metrics (node)',
@@ -25,6 +25,7 @@ export class RecordFormatter {
 
   format(x: CapturedExchange): MetricsRecord {
     const { group } = x;
+    const entries = [this.entry(x), ...(x.outgoing ?? []).map((call) => this.entry({ ...call, parentId: x.id }))];
     return {
       _id: x.id,
       _version: 3,
@@ -35,9 +36,26 @@ export class RecordFormatter {
       },
       clientIPAddress: x.clientIp,
       development: this.options.developmentMode,
-      request: {
-        log: { version: '1.2', creator: HAR_CREATOR, entries: [buildHarEntry(x, this.redactor, this.options)] },
-      },
+      request: { log: { version: '1.2', creator: HAR_CREATOR, entries } },
     };
+  }
+
+  private entry(x: CapturedExchange): HarEntry {
+    const entry = buildHarEntry(x, this.redactor, this.options);
+    if (x.errors) {
+      const echo = (text: string) => redactUrlEcho(text, x.url, entry.request.url);
+      entry._errors = x.errors.map((e) => ({
+        ...e,
+        message: echo(e.message),
+        rootErrorMessage: echo(e.rootErrorMessage),
+        ...(e.stackTrace !== undefined && { stackTrace: echo(e.stackTrace) }),
+      }));
+    }
+    if (x.parentId !== undefined) {
+      entry._parentId = x.parentId;
+      entry._outgoing = true;
+    }
+    if (x.failure) entry._error = x.failure;
+    return entry;
   }
 }

@@ -34,6 +34,11 @@ export interface MetricsModuleOptions {
   tags?: string[];
   /** Log each captured exchange and each delivery (status, count, ms) through Nest's Logger. Default false. */
   debug?: boolean;
+  /**
+   * Observe every `HttpService` (`@nestjs/axios`) of the app: calls made while handling a request are recorded and
+   * linked to it (`_parentId`). Default true. Any other axios instance: `MetricsService.observeAxios(instance)`.
+   */
+  captureOutgoing?: boolean;
   /** Where records go instead of ReadMe: `HarFileTransport` or any `MetricsTransport`. */
   transport?: MetricsTransport;
 

@@ -72,6 +72,22 @@ describe('sample app', () => {
     );
   });
 
+  it('records the outgoing call of /orders/1/shipping and the error reported by /orders/1/refund', async () => {
+    collector.reset();
+    const key = { 'x-api-key': 'acme-key-0001' };
+    const shipping = await httpRequest(`${url}/orders/1/shipping`, { headers: key });
+    assert.deepEqual(JSON.parse(shipping.body.toString()), { parcel: '1', status: 'in transit', eta: '2 days' });
+    assert.equal((await httpRequest(`${url}/orders/1/refund`, { method: 'POST', headers: key })).status, 201);
+    const [ship, refund] = await collector.waitForRecords(2, 2500);
+    const entries = ship!.request.log.entries;
+    assert.equal(entries.length, 2);
+    assert.match(entries[1]!.request.url, /\/carrier\/track\/1$/);
+    assert.equal(entries[1]!._parentId, ship!._id);
+    const errors = entryOf(refund!)._errors as { message: string; rootErrorMessage: string }[];
+    assert.equal(errors[0]?.message, 'Refund declined by payment provider');
+    assert.equal(errors[0]?.rootErrorMessage, 'card expired for order 1');
+  });
+
   it('records guard rejections and customer groups, never /health, and flushes on SIGTERM', async () => {
     collector.reset();
     assert.equal((await httpRequest(`${url}/orders/1`)).status, 401);
