@@ -1,0 +1,125 @@
+/*
+ * The benchmarked app: one NestJS app, variant chosen by argument. GET and POST /items exchange ~1 KB of JSON.
+ * Usage (from the repo root, after `npm run build:test`): node dist/bench/app.js <variant> <express|fastify>
+ * Env: PORT, SINK_URL. Prints "ready <port>" once listening.
+ */
+import 'reflect-metadata';
+import { Body, Controller, Get, HttpCode, Module, Post, type DynamicModule } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { MetricsModule } from '../src';
+import { VARIANTS, type Variant } from './variants';
+
+
+/** The peers live in bench/node_modules, out of the library's dependency tree. */
+const requirePeer = createRequire(join(__dirname, '..', '..', 'bench', 'package.json'));
+
+const ITEMS = {
+  user: { id: 42, name: 'Ada Lovelace', email: 'ada@example.com', password: 'not-a-real-secret' },
+  card: { number: '4111111111111111', brand: 'visa' },
+  items: Array.from({ length: 12 }, (_, i) => ({
+    sku: `SKU-${1000 + i}`,
+    name: `Item number ${i}`,
+    qty: i,
+    price: 9.99,
+  })),
+};
+
+@Controller('items')
+class ItemsController {
+  @Get()
+  list() {
+    return ITEMS;
+  }
+
+  @Post()
+  @HttpCode(200)
+  create(@Body() body: unknown) {
+    return body;
+  }
+}
+
+interface BenchRequest {
+  headers: Record<string, string | string[] | undefined>;
+}
+const group = (req: BenchRequest) => ({
+  apiKey: String(req.headers['x-api-key'] ?? 'bench-key'),
+  label: 'Bench',
+  email: 'bench@example.com',
+});
+
+function appModule(variant: Variant, sink: string): DynamicModule {
+  @Module({})
+  class BenchModule {}
+  const imports =
+    variant === 'nestjs-api-metrics'
+      ? [
+          MetricsModule.forRoot({
+            apiKey: 'bench-project-key',
+            baseUrl: sink,
+            group,
+            redactRequestBody: ['$.user.password', '$.card.number'],
+            redactResponseBody: ['$.user.password', '$.card.number'],
+          }),
+        ]
+      : [];
+  return { module: BenchModule, imports, controllers: [ItemsController] };
+}
+
+async function main(): Promise<void> {
+  const [variant = 'bare', adapter = 'express'] = process.argv.slice(2) as [Variant?, string?];
+  if (!VARIANTS.includes(variant)) throw new Error(`unknown variant ${variant}`);
+  const sink = process.env.SINK_URL ?? 'http://127.0.0.1:9';
+  process.env.README_METRICS_SERVER = sink; // readmeio
+  process.env.APITALLY_HUB_BASE_URL = sink; // apitally
+  const app = await NestFactory.create(
+    appModule(variant, sink),
+    (adapter === 'fastify' ? new FastifyAdapter() : new ExpressAdapter()) as never,
+    { logger: ['error'] },
+  );
+  if (variant === 'readmeio') {
+    const readme = requirePeer('readmeio') as {
+      log(key: string, req: unknown, res: unknown, group: unknown, options: unknown): void;
+    };
+    app.use((req: BenchRequest, res: unknown, next: () => void) => {
+      readme.log('bench-project-key', req, res, group(req), { baseLogUrl: sink, bufferLength: 10 });
+      next();
+    });
+  } else if (variant === 'moesif-nodejs') {
+    const moesif = requirePeer('moesif-nodejs') as (options: object) => unknown;
+    app.use(
+      moesif({
+        applicationId: 'bench-application-id-'.padEnd(64, 'x'), // moesif only checks the length
+        baseUri: sink,
+        identifyUser: (req: BenchRequest) => group(req).apiKey,
+        logBody: true,
+      }),
+    );
+  } else if (variant === 'apitally') {
+    const apitally = requirePeer(`apitally/${adapter}`) as { useApitally(app: unknown, config: object): Promise<void> };
+    await apitally.useApitally(adapter === 'express' ? app.getHttpAdapter().getInstance() : app, {
+      clientId: 'fd5b3c5e-0c6b-4a8b-9a6e-2b5c1d7e8f90',
+      env: 'bench',
+      requestLogging: {
+        enabled: true,
+        logQueryParams: true,
+        logRequestHeaders: true,
+        logRequestBody: true,
+        logResponseHeaders: true,
+        logResponseBody: true,
+      },
+    });
+  }
+  app.enableShutdownHooks();
+  await app.listen(Number(process.env.PORT ?? 0), '127.0.0.1');
+  const port = Number(new URL(await app.getUrl()).port);
+  process.stdout.write(`ready ${port}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,239 @@
+/*
+ * Runs the benchmark: every variant of bench/app.ts under the same load, interleaved over rounds, each compared
+ * with `bare` from the same round. Load comes from this process (autocannon); the app and the sink are separate
+ * processes, all on 127.0.0.1.
+ *
+ *   npm run bench -- [--rounds 3] [--duration 8] [--warmup 3] [--connections 32] [--adapters express,fastify]
+ *                    [--variants bare,nestjs-api-metrics,...] [--down 60]
+ *
+ * --down N: the memory figure instead: N seconds at saturation with the collector down, RSS sampled.
+ * Prints a table and writes it as JSON to bench/results/.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { VARIANTS, type Variant } from './variants';
+
+const ROOT = join(__dirname, '..', '..');
+const requirePeer = createRequire(join(ROOT, 'bench', 'package.json'));
+const autocannon = requirePeer('autocannon') as (options: object) => Promise<AutocannonResult>;
+
+interface AutocannonResult {
+  requests: { average: number; total: number };
+  latency: { p50: number; p99: number };
+  '2xx': number;
+  non2xx: number;
+  errors: number;
+}
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+}
+
+const ROUNDS = Number(arg('rounds', '3'));
+const DURATION = Number(arg('duration', '8'));
+const WARMUP = Number(arg('warmup', '3'));
+const CONNECTIONS = Number(arg('connections', '32'));
+const ADAPTERS = arg('adapters', 'express').split(',');
+const SELECTED = arg('variants', VARIANTS.join(',')).split(',') as Variant[];
+const DOWN = Number(arg('down', '0'));
+/** The peers are Express middlewares (apitally's NestJS integration too): on Fastify only bare and ours run. */
+const ON_FASTIFY: Variant[] = ['bare', 'nestjs-api-metrics'];
+
+const BODY = JSON.stringify({
+  user: { id: 42, name: 'Ada Lovelace', email: 'ada@example.com', password: 'not-a-real-secret' },
+  card: { number: '4111111111111111', brand: 'visa' },
+  items: Array.from({ length: 12 }, (_, i) => ({
+    sku: `SKU-${1000 + i}`,
+    name: `Item number ${i}`,
+    qty: i,
+    price: 9.99,
+  })),
+});
+
+async function startProcess(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [join(ROOT, 'dist', 'bench', script), ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${script} ${args.join(' ')} did not start`)), 20_000);
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /ready (\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+  return { child, port };
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function rssMiB(pid: number): number {
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  return kb / 1024;
+}
+
+function load(port: number, method: 'GET' | 'POST', seconds: number): Promise<AutocannonResult> {
+  return autocannon({
+    url: `http://127.0.0.1:${port}/items`,
+    method,
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers: { 'content-type': 'application/json', 'x-api-key': 'bench-user-key' },
+    ...(method === 'POST' && { body: BODY }),
+  });
+}
+
+async function sinkStats(port: number): Promise<{ records: number; recordsWithBodies: number; calls: number }> {
+  return (await (await fetch(`http://127.0.0.1:${port}/stats`)).json()) as never;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+interface Sample {
+  rps: number;
+  p50: number;
+  p99: number;
+  rss: number;
+  ratio: number;
+  answered: number;
+  records: number;
+  recordsWithBodies: number;
+}
+
+async function throughput(sinkPort: number): Promise<void> {
+  const samples = new Map<string, Sample[]>();
+  for (const adapter of ADAPTERS) {
+    const variants = SELECTED.filter((v) => adapter === 'express' || ON_FASTIFY.includes(v));
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const method of ['GET', 'POST'] as const) {
+        let bareRps = NaN;
+        // bare first in every round, so each ratio compares with the same round's bare
+        for (const variant of ['bare' as Variant, ...variants.filter((v) => v !== 'bare')]) {
+          await fetch(`http://127.0.0.1:${sinkPort}/reset`, { method: 'POST' });
+          const { child, port } = await startProcess('app.js', [variant, adapter], {
+            SINK_URL: `http://127.0.0.1:${sinkPort}`,
+          });
+          const warm = await load(port, method, WARMUP);
+          const result = await load(port, method, DURATION);
+          const rss = rssMiB(child.pid!);
+          await stopProcess(child); // flushes what is queued (enableShutdownHooks)
+          const sink = await sinkStats(sinkPort);
+          if (variant === 'bare') bareRps = result.requests.average;
+          const sample: Sample = {
+            rps: result.requests.average,
+            p50: result.latency.p50,
+            p99: result.latency.p99,
+            rss,
+            ratio: result.requests.average / bareRps,
+            answered: warm['2xx'] + result['2xx'],
+            records: sink.records,
+            recordsWithBodies: sink.recordsWithBodies,
+          };
+          const key = `${adapter} ${method} ${variant}`;
+          samples.set(key, [...(samples.get(key) ?? []), sample]);
+          process.stderr.write(
+            `round ${round} ${key}: ${sample.rps.toFixed(0)} req/s (x${sample.ratio.toFixed(2)}), p99 ${sample.p99} ms, ` +
+              `RSS ${rss.toFixed(0)} MiB, errors ${result.errors + result.non2xx}` +
+              (variant === 'nestjs-api-metrics' ? `, records ${sink.records}/${sample.answered}` : '') +
+              '\n',
+          );
+        }
+      }
+    }
+  }
+  const rows = [...samples.entries()].map(([key, list]) => {
+    const [adapter, method, variant] = key.split(' ');
+    return {
+      adapter,
+      method,
+      variant,
+      rps: Math.round(median(list.map((s) => s.rps))),
+      ratio: Number(median(list.map((s) => s.ratio)).toFixed(2)),
+      p50: median(list.map((s) => s.p50)),
+      p99: median(list.map((s) => s.p99)),
+      rssMiB: Math.round(median(list.map((s) => s.rss))),
+      ...(variant === 'nestjs-api-metrics' && {
+        recordsPerRequest: Number(median(list.map((s) => s.records / s.answered)).toFixed(3)),
+        recordsWithBodiesPerRecord: Number(
+          median(list.map((s) => s.recordsWithBodies / Math.max(1, s.records))).toFixed(3),
+        ),
+      }),
+    };
+  });
+  report('throughput', rows);
+}
+
+async function memory(): Promise<void> {
+  const rows = [];
+  for (const variant of SELECTED.filter((v) => ON_FASTIFY.includes(v))) {
+    // Port 9 (discard) on loopback: nothing listens, connections are refused, like a collector that is down.
+    const { child, port } = await startProcess('app.js', [variant, ADAPTERS[0]!], { SINK_URL: 'http://127.0.0.1:9' });
+    await load(port, 'POST', WARMUP);
+    const before = rssMiB(child.pid!);
+    const result = await load(port, 'POST', DOWN);
+    const after = rssMiB(child.pid!);
+    await stopProcess(child);
+    rows.push({
+      variant,
+      seconds: DOWN,
+      rps: Math.round(result.requests.average),
+      rssBeforeMiB: Math.round(before),
+      rssAfterMiB: Math.round(after),
+      growthMiB: Math.round(after - before),
+    });
+  }
+  report('collector-down', rows);
+}
+
+function report(kind: string, rows: object[]): void {
+  const machine = {
+    cpus: `${cpus().length} x ${cpus()[0]?.model ?? '?'}`,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+  };
+  console.table(rows);
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  const file = join(ROOT, 'bench', 'results', `${kind}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify({ kind, machine, rounds: ROUNDS, duration: DURATION, connections: CONNECTIONS, rows }, null, 2),
+  );
+  console.log(`machine: ${machine.cpus}, ${machine.memoryGiB} GiB, node ${machine.node}; written to ${file}`);
+}
+
+async function main(): Promise<void> {
+  if (DOWN > 0) return memory();
+  const sink = await startProcess('sink.js', [], {});
+  try {
+    await throughput(sink.port);
+  } finally {
+    await stopProcess(sink.child);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
