@@ -11,28 +11,16 @@ import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { MetricsModule } from '../src';
-import { VARIANTS, type Variant } from './variants';
-
+import { PAYLOAD, VARIANTS, type Variant } from './variants';
 
 /** The peers live in bench/node_modules, out of the library's dependency tree. */
 const requirePeer = createRequire(join(__dirname, '..', '..', 'bench', 'package.json'));
-
-const ITEMS = {
-  user: { id: 42, name: 'Ada Lovelace', email: 'ada@example.com', password: 'not-a-real-secret' },
-  card: { number: '4111111111111111', brand: 'visa' },
-  items: Array.from({ length: 12 }, (_, i) => ({
-    sku: `SKU-${1000 + i}`,
-    name: `Item number ${i}`,
-    qty: i,
-    price: 9.99,
-  })),
-};
 
 @Controller('items')
 class ItemsController {
   @Get()
   list() {
-    return ITEMS;
+    return PAYLOAD;
   }
 
   @Post()

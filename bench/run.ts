@@ -15,7 +15,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { VARIANTS, type Variant } from './variants';
+import { PAYLOAD, VARIANTS, type Variant } from './variants';
 
 const ROOT = join(__dirname, '..', '..');
 const requirePeer = createRequire(join(ROOT, 'bench', 'package.json'));
@@ -44,16 +44,7 @@ const DOWN = Number(arg('down', '0'));
 /** The peers are Express middlewares (apitally's NestJS integration too): on Fastify only bare and ours run. */
 const ON_FASTIFY: Variant[] = ['bare', 'nestjs-api-metrics'];
 
-const BODY = JSON.stringify({
-  user: { id: 42, name: 'Ada Lovelace', email: 'ada@example.com', password: 'not-a-real-secret' },
-  card: { number: '4111111111111111', brand: 'visa' },
-  items: Array.from({ length: 12 }, (_, i) => ({
-    sku: `SKU-${1000 + i}`,
-    name: `Item number ${i}`,
-    qty: i,
-    price: 9.99,
-  })),
-});
+const BODY = JSON.stringify(PAYLOAD);
 
 async function startProcess(
   script: string,

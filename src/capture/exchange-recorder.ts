@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type ArgumentsHost, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -9,8 +9,16 @@ import { MetricsLogger } from '../metrics.logger';
 import type { ResolvedMetricsOptions } from '../metrics.options';
 import type { CapturedExchange } from './captured-exchange';
 import { Exchange } from './exchange';
-import { clientIpOf, originalUrlOf, originOf, requestBodyOf, routeTemplateOf, uploadedFilesOf } from './platform';
-import { exchangeOf, linkExchange } from './request-context';
+import {
+  clientIpOf,
+  originalUrlOf,
+  originOf,
+  rawResponseOf,
+  requestBodyOf,
+  routeTemplateOf,
+  uploadedFilesOf,
+} from './platform';
+import { exchangeOf, linkExchange, rawRequestOf } from './request-context';
 
 /** Status and headers of a response Nest is about to write (backgroundWorkerMode false). */
 export interface PendingResponse {
@@ -42,6 +50,29 @@ export class ExchangeRecorder {
     linkExchange(exchange);
     res.once('close', () => void this.close(exchange));
     return exchange;
+  }
+
+  /**
+   * The exchange of the request an HTTP guard, interceptor or filter is handling; opened late when the middleware
+   * did not run (a route outside the middleware's path). With an ExecutionContext, it also learns the handler.
+   */
+  exchangeForHost(host: ArgumentsHost): Exchange | undefined {
+    try {
+      const http = host.switchToHttp();
+      const req: unknown = http.getRequest();
+      const exchange = exchangeOf(req) ?? this.open(rawRequestOf(req), rawResponseOf(http.getResponse<unknown>()));
+      exchange.platformRequest = req;
+      // A filter's host answers getHandler() with undefined: keep what the route guard noted.
+      const context = host as Partial<ExecutionContext>;
+      const handler = context.getHandler?.();
+      if (typeof handler === 'function') {
+        exchange.handler = handler as Exchange['handler'];
+        exchange.controller = context.getClass?.() as Exchange['controller'];
+      }
+      return exchange;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Background mode: the response is complete (or abandoned); hand the exchange to delivery. */

@@ -14,7 +14,6 @@ import type { ResolvedMetricsOptions } from '../metrics.options';
 import type { Exchange } from './exchange';
 import { ExchangeRecorder } from './exchange-recorder';
 import { rawResponseOf } from './platform';
-import { exchangeOf, rawRequestOf } from './request-context';
 
 const requireOptional = createRequire(__filename);
 /** Where `@Catch(...types)` keeps its types (Nest's constant, the same in 11 and 12). */
@@ -43,7 +42,8 @@ export class MetricsExceptionFilter extends BaseExceptionFilter {
     const type = host.getType<string>();
     const next = this.nextGlobalFilter(exception);
     if (type !== 'http') return next ? next.catch(exception, host) : delegateNonHttp(type, exception, host);
-    const exchange = this.exchangeFor(host);
+    // Filters get no handler: the route guard noted it before any app guard could reject.
+    const exchange = this.recorder.exchangeForHost(host);
     exchange?.reportError(exception, 'filter', exception instanceof HttpException);
     // The app's own global filter answers, as it would without us.
     if (next) return next.catch(exception, host);
@@ -74,19 +74,6 @@ export class MetricsExceptionFilter extends BaseExceptionFilter {
       if (types.length === 0 || types.some((t) => exception instanceof t)) return filter;
     }
     return undefined;
-  }
-
-  private exchangeFor(host: ArgumentsHost): Exchange | undefined {
-    try {
-      const http = host.switchToHttp();
-      const req: unknown = http.getRequest();
-      const exchange =
-        exchangeOf(req) ?? this.recorder.open(rawRequestOf(req), rawResponseOf(http.getResponse<unknown>()));
-      exchange.platformRequest = req;
-      return exchange;
-    } catch {
-      return undefined;
-    }
   }
 
   private adapterFor(): HttpServer | undefined {

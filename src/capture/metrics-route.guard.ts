@@ -1,6 +1,5 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
-import type { Exchange } from './exchange';
-import { exchangeOf } from './request-context';
+import { ExchangeRecorder } from './exchange-recorder';
 
 /**
  * Never rejects. As a global guard it runs before the app's own guards, so when one of those rejects a request the
@@ -8,15 +7,10 @@ import { exchangeOf } from './request-context';
  */
 @Injectable()
 export class MetricsRouteGuard implements CanActivate {
+  constructor(private readonly recorder: ExchangeRecorder) {}
+
   canActivate(context: ExecutionContext): boolean {
-    if (context.getType() !== 'http') return true;
-    const req: unknown = context.switchToHttp().getRequest();
-    const exchange = exchangeOf(req);
-    if (exchange) {
-      exchange.platformRequest = req;
-      exchange.handler = context.getHandler() as Exchange['handler'];
-      exchange.controller = context.getClass() as Exchange['controller'];
-    }
+    if (context.getType() === 'http') this.recorder.exchangeForHost(context);
     return true;
   }
 }

@@ -13,7 +13,7 @@ import type { ResolvedMetricsOptions } from '../metrics.options';
 import type { Exchange } from './exchange';
 import { ExchangeRecorder, type PendingResponse } from './exchange-recorder';
 import { rawResponseOf } from './platform';
-import { exchangeOf, exchangeStorage, rawRequestOf } from './request-context';
+import { exchangeStorage } from './request-context';
 
 // Nest's own metadata keys (stable across 11 and 12), read to predict what Nest is about to send.
 const SSE_METADATA = '__sse__';
@@ -34,7 +34,7 @@ export class MetricsInterceptor implements NestInterceptor {
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'http') return next.handle();
-    const exchange = this.exchangeFor(context);
+    const exchange = this.recorder.exchangeForHost(context);
     if (!exchange) return next.handle();
     const isSse = this.reflector.get<boolean>(SSE_METADATA, context.getHandler()) === true;
     // Errors are noted here too: an app's own catch-all filter may answer instead of ours.
@@ -60,21 +60,6 @@ export class MetricsInterceptor implements NestInterceptor {
   protected onResponseBody(exchange: Exchange, body: unknown): void {
     exchange.responseBody = body;
     exchange.hasResponseBody = true;
-  }
-
-  private exchangeFor(context: ExecutionContext): Exchange | undefined {
-    try {
-      const http = context.switchToHttp();
-      const req: unknown = http.getRequest();
-      const exchange =
-        exchangeOf(req) ?? this.recorder.open(rawRequestOf(req), rawResponseOf(http.getResponse<unknown>()));
-      exchange.platformRequest = req;
-      exchange.handler = context.getHandler() as Exchange['handler'];
-      exchange.controller = context.getClass() as Exchange['controller'];
-      return exchange;
-    } catch {
-      return undefined;
-    }
   }
 
   /** Status and headers Nest will send for a handler's result (it applies @HttpCode and @Header when replying). */

@@ -4,6 +4,7 @@ import type { ServerResponse } from 'node:http';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { MetricsService, type MetricsModuleOptions, type MetricsStats } from '../../src';
 import { ADAPTERS, startApp, type RunningApp } from '../support/adapters';
+import { watchUnexpectedErrors } from '../support/unexpected';
 import { Collector, type CollectorBehaviour } from '../support/collector';
 import { httpRequest } from '../support/http';
 import { testAppModule } from '../support/test-app';
@@ -19,8 +20,7 @@ for (const adapter of ADAPTERS) {
   describe(`delivery faults (${adapter})`, () => {
     let collector: Collector;
     let running: RunningApp | undefined;
-    const unexpected: unknown[] = [];
-    const onUnexpected = (error: unknown) => unexpected.push(error);
+    const unexpected = watchUnexpectedErrors();
     let baselineMs = 0;
 
     async function start(options: MetricsModuleOptions = {}, baseUrl = collector.url): Promise<RunningApp> {
@@ -59,8 +59,6 @@ for (const adapter of ADAPTERS) {
 
     before(async () => {
       collector = await Collector.start();
-      process.on('unhandledRejection', onUnexpected);
-      process.on('uncaughtException', onUnexpected);
       const app = await start();
       await load(app); // warm-up
       baselineMs = await load(app);
@@ -76,8 +74,6 @@ for (const adapter of ADAPTERS) {
       assert.deepEqual(unexpected, [], 'no unhandled rejection or uncaught exception');
     });
     after(async () => {
-      process.off('unhandledRejection', onUnexpected);
-      process.off('uncaughtException', onUnexpected);
       await collector.close();
     });
 

@@ -19,6 +19,7 @@ import {
 import { interval, map, take } from 'rxjs';
 import { MetricsModule, MetricsService, type MetricsModuleOptions } from '../../src';
 import { ADAPTERS, startApp, type RunningApp } from '../support/adapters';
+import { watchUnexpectedErrors } from '../support/unexpected';
 import { Collector } from '../support/collector';
 import { assertValidHar, entryOf } from '../support/har';
 import { httpRequest } from '../support/http';
@@ -113,12 +114,9 @@ for (const adapter of ADAPTERS) {
   describe(`big and odd traffic (${adapter})`, () => {
     let collector: Collector;
     let running: RunningApp;
-    const unexpected: unknown[] = [];
-    const onUnexpected = (error: unknown) => unexpected.push(error);
+    const unexpected = watchUnexpectedErrors();
 
     before(async () => {
-      process.on('unhandledRejection', onUnexpected);
-      process.on('uncaughtException', onUnexpected);
       collector = await Collector.start();
       running = await startApp(
         oddModule({ apiKey: 'k', baseUrl: collector.url, maxBodyBytes: 1024, bufferLength: 100 }),
@@ -134,8 +132,6 @@ for (const adapter of ADAPTERS) {
       assert.deepEqual(unexpected, []);
     });
     after(async () => {
-      process.off('unhandledRejection', onUnexpected);
-      process.off('uncaughtException', onUnexpected);
       await running?.close();
       await collector?.close();
     });

@@ -7,6 +7,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { Injectable, Module } from '@nestjs/common';
 import { HarFileTransport, MetricsModule, MetricsService, type MetricsModuleOptions } from '../../src';
 import { ADAPTERS, startApp, type AdapterName, type RunningApp } from '../support/adapters';
+import { watchUnexpectedErrors } from '../support/unexpected';
 import { Collector } from '../support/collector';
 import { assertValidHar, entryOf } from '../support/har';
 import { httpRequest } from '../support/http';
@@ -20,13 +21,10 @@ for (const adapter of ADAPTERS) {
   describe(`options (${adapter})`, () => {
     let collector: Collector;
     let running: RunningApp | undefined;
-    const unexpected: unknown[] = [];
-    const onUnexpected = (error: unknown) => unexpected.push(error);
+    const unexpected = watchUnexpectedErrors();
 
     before(async () => {
       collector = await Collector.start();
-      process.on('unhandledRejection', onUnexpected);
-      process.on('uncaughtException', onUnexpected);
     });
     afterEach(async () => {
       await running?.close();
@@ -36,8 +34,6 @@ for (const adapter of ADAPTERS) {
       assert.deepEqual(unexpected, [], 'no unhandled rejection or uncaught exception');
     });
     after(async () => {
-      process.off('unhandledRejection', onUnexpected);
-      process.off('uncaughtException', onUnexpected);
       await collector.close();
     });
 
