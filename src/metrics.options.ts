@@ -119,7 +119,7 @@ export function resolveMetricsOptions(options: MetricsModuleOptions | undefined)
     redactDefaults: bool(options, 'redactDefaults', true),
     maxBodyBytes: positiveInt(options, 'maxBodyBytes', 64 * 1024),
     maxQueueSize: positiveInt(options, 'maxQueueSize', 10_000),
-    maxQueueBytes: positiveInt(options, 'maxQueueBytes', 64 * 1024 * 1024),
+    maxQueueBytes: positiveInt(options, 'maxQueueBytes', 8 * 1024 * 1024),
     maxConcurrentRequests: positiveInt(options, 'maxConcurrentRequests', 4),
     shutdownTimeout: positiveInt(options, 'shutdownTimeout', 5000),
   };

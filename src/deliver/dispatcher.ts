@@ -264,20 +264,24 @@ export class Dispatcher implements OnApplicationShutdown {
   }
 }
 
-/** What a queued record will weigh once formatted, roughly: its bodies (each capped) plus headers and framing. */
+/**
+ * Roughly what a queued record holds in memory: it keeps references to the request's and response's bodies, and a
+ * parsed JSON object weighs about four times its text in the heap. Each body counts at most `maxBodyBytes` of text.
+ */
 function estimateBytes(x: CapturedExchange, maxBodyBytes: number): number {
   let request = 0;
   for (let i = 0; i + 1 < x.requestHeaders.length; i += 2) {
     if (x.requestHeaders[i]?.toLowerCase() === 'content-length') request = Number(x.requestHeaders[i + 1]) || 0;
   }
+  const requestWeight = typeof x.requestBody === 'object' && x.requestBody !== null ? 4 : 1;
   const body = x.responseBody;
   const response =
     typeof body === 'string'
       ? body.length
       : ArrayBuffer.isView(body)
         ? body.byteLength
-        : Number(/content-length: *(\d+)/i.exec(x.responseHead ?? '')?.[1] ?? 1024);
-  return 1024 + Math.min(request, maxBodyBytes) + Math.min(response, maxBodyBytes);
+        : 4 * Number(/content-length: *(\d+)/i.exec(x.responseHead ?? '')?.[1] ?? 1024);
+  return 2048 + requestWeight * Math.min(request, maxBodyBytes) + Math.min(response, 4 * maxBodyBytes);
 }
 
 function sleep(ms: number): Promise<void> {

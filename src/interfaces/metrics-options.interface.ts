@@ -66,8 +66,8 @@ export interface MetricsModuleOptions {
   /** Most records waiting for delivery; past it the oldest are dropped and counted. Default 10000. */
   maxQueueSize?: number;
   /**
-   * Most bytes of records waiting for delivery (estimated from body sizes, each capped at `maxBodyBytes`, plus 1 KiB
-   * per record); past it the oldest are dropped and counted. Default 67108864 (64 MiB).
+   * Most memory held by records waiting for delivery, estimated (parsed bodies count four times their text, each
+   * capped at `maxBodyBytes`, plus 2 KiB a record); past it the oldest are dropped and counted. Default 8388608 (8 MiB).
    */
   maxQueueBytes?: number;
   /** Most delivery calls in flight at once. Default 4. */
