@@ -129,6 +129,35 @@ for (const adapter of ADAPTERS) {
       assert.equal(stats.sent + stats.failed + stats.dropped + stats.queued + stats.inFlight, stats.captured);
     });
 
+    it("debug logs each captured exchange and each delivery through Nest's Logger", async () => {
+      const lines: string[] = [];
+      const logger = {
+        log: () => undefined,
+        error: () => undefined,
+        warn: () => undefined,
+        debug: (message: unknown, context?: string) => lines.push(`${context} ${String(message)}`),
+        verbose: () => undefined,
+      };
+      running = await startApp(
+        testAppModule(adapter, { apiKey: API_KEY, baseUrl: collector.url, debug: true }),
+        adapter,
+        undefined,
+        logger,
+      );
+      await httpRequest(`${running.url}/orders/5`);
+      await running.app.get(MetricsService).flush();
+      assert.ok(
+        lines.some((l) =>
+          /^MetricsModule captured GET http:\/\/127\.0\.0\.1:\d+\/orders\/5 -> 200 \(\d+\.\d+ ms\)$/.test(l),
+        ),
+        lines.join('\n'),
+      );
+      assert.ok(
+        lines.some((l) => /^MetricsModule delivered 1 records in \d+\.\d ms$/.test(l)),
+        lines.join('\n'),
+      );
+    });
+
     it('a throwing group function or transport never reaches the app', async () => {
       let sendCalls = 0;
       running = await startApp(

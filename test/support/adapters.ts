@@ -1,4 +1,4 @@
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
@@ -19,9 +19,10 @@ export async function startApp(
   module: unknown,
   adapter: AdapterName,
   configure?: (app: INestApplication) => void | Promise<void>,
+  logger: LoggerService | false = false,
 ): Promise<RunningApp> {
   const httpAdapter = adapter === 'express' ? new ExpressAdapter() : new FastifyAdapter();
-  const app = await NestFactory.create(module as never, httpAdapter as never, { logger: false, abortOnError: false });
+  const app = await NestFactory.create(module as never, httpAdapter as never, { logger, abortOnError: false });
   await configure?.(app);
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
