@@ -23,6 +23,7 @@ import {
   type ExceptionFilter,
 } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import axios from 'axios';
 import { delay, firstValueFrom, map, of } from 'rxjs';
 import {
   MetricsModule,
@@ -150,6 +151,30 @@ class ContextController {
   async post() {
     const res = await firstValueFrom(this.http.post(`${targets.self}/target/echo`, { password: 'CANARYq3', a: 1 }));
     return res.data;
+  }
+
+  /** A plain axios instance with the app's own interceptors, observed through observeAxios(). */
+  @Get('plain-axios')
+  async plainAxios() {
+    const instance = axios.create();
+    const order: string[] = [];
+    instance.interceptors.request.use((config) => {
+      order.push('request-1');
+      config.headers.set('x-added-by-app', 'yes');
+      return config;
+    });
+    instance.interceptors.request.use((config) => {
+      order.push('request-2');
+      return config;
+    });
+    instance.interceptors.response.use((response) => {
+      order.push('response');
+      return { ...response, data: { wrapped: response.data } };
+    });
+    this.metrics.observeAxios(instance);
+    this.metrics.observeAxios(instance); // idempotent
+    const res = await instance.get(`${targets.self}/target/ok?n=7`);
+    return { data: res.data, order };
   }
 
   @Get('late')
@@ -424,6 +449,21 @@ for (const adapter of ADAPTERS) {
         assert.equal(call?._parentId, record._id);
         assert.equal(/[?&]n=(\d+)/.exec(call!.request.url)?.[1], n, 'the call carries its own request number');
       }
+    });
+
+    it('observeAxios(): a plain instance is recorded once, its interceptors keep their order and effect', async () => {
+      const app = await start();
+      const body = JSON.parse((await httpRequest(`${app.url}/ctx/plain-axios`)).body.toString());
+      assert.deepEqual(body, {
+        data: { wrapped: { target: 'ok', n: '7' } },
+        order: ['request-2', 'request-1', 'response'],
+      });
+      const records = await flushRecords();
+      const all = entries(records[0]!);
+      assert.equal(all.length, 2, 'one entry for the call, though observed twice');
+      // The entry shows the request as sent (after the app's request interceptors) and the response as received.
+      assert.equal(header(all[1]!.request.headers, 'x-added-by-app'), 'yes');
+      assert.deepEqual(JSON.parse(all[1]!.response.content.text ?? ''), { target: 'ok', n: '7' });
     });
 
     it('captureOutgoing false leaves HttpService alone', async () => {
