@@ -1,6 +1,6 @@
 import { HttpModule, HttpService } from '@nestjs/axios';
 import { Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, DiscoveryModule, HttpAdapterHost } from '@nestjs/core';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { CaptureMiddleware } from './capture/capture.middleware';
@@ -68,7 +68,13 @@ import { Redactor } from './redact/redactor';
   exports: [MetricsService, METRICS_TRANSPORT],
 })
 export class MetricsModule extends ConfigurableMetricsModule implements NestModule {
+  constructor(private readonly adapterHost: HttpAdapterHost) {
+    super();
+  }
+
   configure(consumer: MiddlewareConsumer): void {
+    // Fastify gets a native onRequest hook instead (FastifyContextHook): middie is costly there.
+    if (this.adapterHost.httpAdapter?.getType() === 'fastify') return;
     consumer.apply(CaptureMiddleware).forRoutes('*');
   }
 }
