@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it, type TestContext } from 'node:test';
 import { MetricsService, type MetricsModuleOptions, type MetricsStats } from '../../src';
 import { ADAPTERS, startApp, type RunningApp } from '../support/adapters';
 import { watchUnexpectedErrors } from '../support/unexpected';
@@ -53,8 +53,10 @@ for (const adapter of ADAPTERS) {
     }
 
     /** The app's answers under a fault are not slowed: generous bound against the fault-free run. */
-    function assertNotSlowed(ms: number): void {
-      assert.ok(ms < baselineMs * 3 + 250, `took ${ms.toFixed(0)} ms vs ${baselineMs.toFixed(0)} ms without faults`);
+    function assertNotSlowed(ms: number, t?: TestContext): void {
+      const comparison = `${REQUESTS} requests took ${ms.toFixed(0)} ms vs ${baselineMs.toFixed(0)} ms without faults`;
+      t?.diagnostic(comparison);
+      assert.ok(ms < baselineMs * 3 + 250, comparison);
     }
 
     before(async () => {
@@ -83,10 +85,10 @@ for (const adapter of ADAPTERS) {
       ['sends a malformed reply', (_c, res) => res.socket?.end('NOT HTTP AT ALL\r\n\r\n')],
     ];
     for (const [name, behaviour] of failures) {
-      it(`collector ${name}: answers stay right and fast, delivery retries then gives up, counts add up`, async () => {
+      it(`collector ${name}: answers stay right and fast, delivery retries then gives up, counts add up`, async (t) => {
         collector.behaviour = behaviour;
         const app = await start();
-        assertNotSlowed(await load(app));
+        assertNotSlowed(await load(app), t);
         const metrics = app.app.get(MetricsService);
         await metrics.flush();
         const stats = metrics.stats();
@@ -94,6 +96,7 @@ for (const adapter of ADAPTERS) {
         assert.equal(stats.failed, REQUESTS);
         assert.ok(stats.retried >= REQUESTS / 5, `retried ${stats.retried}`);
         assertCountsAddUp(stats);
+        t.diagnostic(JSON.stringify(stats));
       });
     }
 
@@ -164,7 +167,7 @@ for (const adapter of ADAPTERS) {
       );
     });
 
-    it('memory stays bounded: N >> maxQueueSize requests with the collector hanging', async () => {
+    it('memory stays bounded: N >> maxQueueSize requests with the collector hanging', async (t) => {
       collector.behaviour = () => undefined;
       const app = await start({ maxQueueSize: 50, maxConcurrentRequests: 1, timeout: 60_000 });
       const metrics = app.app.get(MetricsService);
@@ -184,6 +187,7 @@ for (const adapter of ADAPTERS) {
       assert.ok(stats.dropped >= total - 50 - 5 - 5, `dropped ${stats.dropped}`);
       assert.ok(stats.queued <= 50);
       assertCountsAddUp(stats);
+      t.diagnostic(`heap grew ${(grown / 1048576).toFixed(1)} MiB over ${total} requests; ${JSON.stringify(stats)}`);
       assert.ok(grown < 20 * 1024 * 1024, `heap grew ${(grown / 1048576).toFixed(1)} MiB`);
     });
 

@@ -39,14 +39,15 @@ for (const adapter of ADAPTERS) {
     });
     after(() => collector.close());
 
-    it('app.close() flushes pending records, then the process exits by itself', async () => {
+    it('app.close() flushes pending records, then the process exits by itself', async (t) => {
       const { output, code, exitLagMs } = await runChild({ ADAPTER: adapter, COLLECTOR_URL: collector.url });
       assert.equal(code, 0, output);
       assert.equal(collector.records.length, 7);
+      t.diagnostic(`${output.trim()}; process exited ${exitLagMs.toFixed(0)} ms after close`);
       assert.ok(exitLagMs < 1000, `exited ${exitLagMs.toFixed(0)} ms after close`);
     });
 
-    it('with the collector hanging, close() gives up after shutdownTimeout and the process still exits', async () => {
+    it('with the collector hanging, close() gives up after shutdownTimeout and the process still exits', async (t) => {
       collector.behaviour = () => undefined;
       const { output, code, exitLagMs } = await runChild({
         ADAPTER: adapter,
@@ -55,6 +56,7 @@ for (const adapter of ADAPTERS) {
       });
       assert.equal(code, 0, output);
       const closeMs = Number(/closed after (\d+) ms/.exec(output)?.[1]);
+      t.diagnostic(`shutdownTimeout 400 ms: close took ${closeMs} ms, exit ${exitLagMs.toFixed(0)} ms after`);
       assert.ok(closeMs >= 350 && closeMs < 2000, `close took ${closeMs} ms`);
       assert.ok(exitLagMs < 1000, `exited ${exitLagMs.toFixed(0)} ms after close`);
     });
