@@ -18,7 +18,7 @@ import {
   routeTemplateOf,
   uploadedFilesOf,
 } from './platform';
-import { exchangeOf, linkExchange, rawRequestOf } from './request-context';
+import { exchangeOf, exchangeStorage, linkExchange, rawRequestOf } from './request-context';
 
 /** Status and headers of a response Nest is about to write (backgroundWorkerMode false). */
 export interface PendingResponse {
@@ -50,6 +50,21 @@ export class ExchangeRecorder {
     linkExchange(exchange);
     res.once('close', () => void this.close(exchange));
     return exchange;
+  }
+
+  /**
+   * Opens the request's exchange and runs the rest of the request (`next`) in its context. Recording never stands
+   * between the client and the app: if opening fails, the request goes on unrecorded.
+   */
+  openAndRun(req: IncomingMessage, res: ServerResponse, platformRequest: unknown, next: () => void): void {
+    let exchange: Exchange;
+    try {
+      exchange = this.open(req, res);
+      exchange.platformRequest = platformRequest;
+    } catch {
+      return next();
+    }
+    exchangeStorage.run(exchange, next);
   }
 
   /**

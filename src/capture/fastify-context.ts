@@ -26,16 +26,7 @@ export class FastifyContextHook implements OnModuleInit {
     const adapter = this.adapterHost.httpAdapter;
     if (adapter?.getType() !== 'fastify') return;
     const fastify = adapter.getInstance() as FastifyLike;
-    fastify.addHook('onRequest', (req, reply, done) => {
-      let exchange;
-      try {
-        exchange = this.recorder.open(req.raw, reply.raw);
-        exchange.platformRequest = req;
-      } catch {
-        return done(); // recording never stands between the client and the app
-      }
-      exchangeStorage.run(exchange, done);
-    });
+    fastify.addHook('onRequest', (req, reply, done) => this.recorder.openAndRun(req.raw, reply.raw, req, done));
     fastify.addHook('preHandler', (req, _reply, done) => {
       const exchange = exchangeOf(req.raw);
       if (!exchange) return done();

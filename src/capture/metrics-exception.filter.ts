@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import { METRICS_RESOLVED_OPTIONS } from '../metrics.constants';
 import type { ResolvedMetricsOptions } from '../metrics.options';
 import type { Exchange } from './exchange';
+import { MetricsLogger } from '../metrics.logger';
 import { ExchangeRecorder } from './exchange-recorder';
 import { rawResponseOf } from './platform';
 
@@ -29,6 +30,7 @@ export class MetricsExceptionFilter extends BaseExceptionFilter {
   /** The adapter as BaseExceptionFilter sees it: the real one, with `reply` noting the body it is given first. */
   private observedAdapter?: HttpServer;
   private replyingFor?: Exchange;
+  private readonly logger = new MetricsLogger();
 
   constructor(
     private readonly recorder: ExchangeRecorder,
@@ -92,7 +94,8 @@ export class MetricsExceptionFilter extends BaseExceptionFilter {
           status: statusCode,
           headers: { ...rawResponseOf(response).getHeaders(), 'content-type': 'application/json; charset=utf-8' },
         })
-        .then(() => adapter.reply(response, body, statusCode));
+        .then(() => adapter.reply(response, body, statusCode))
+        .catch((error: unknown) => this.logger.errorOnce('reply', 'Could not send the error response', error));
       return undefined;
     };
     this.observedAdapter = Object.create(adapter, { reply: { value: reply } }) as HttpServer;
