@@ -1,8 +1,5 @@
-import { HttpModule, HttpService } from '@nestjs/axios';
 import { Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, DiscoveryModule, HttpAdapterHost } from '@nestjs/core';
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import { CaptureMiddleware } from './capture/capture.middleware';
 import { ExchangeRecorder } from './capture/exchange-recorder';
 import { FastifyContextHook } from './capture/fastify-context';
@@ -26,16 +23,7 @@ import { Redactor } from './redact/redactor';
  * `MetricsModule.forRoot(options)` or `forRootAsync({ imports, inject, useFactory })`, once, in the root module.
  */
 @Module({
-  imports: [
-    DiscoveryModule,
-    // Our own axios instance with keep-alive: the app's HttpModule, its interceptors and defaults stay apart.
-    HttpModule.registerAsync({
-      useFactory: () => ({
-        httpAgent: new HttpAgent({ keepAlive: true }),
-        httpsAgent: new HttpsAgent({ keepAlive: true }),
-      }),
-    }),
-  ],
+  imports: [DiscoveryModule],
   providers: [
     {
       provide: METRICS_RESOLVED_OPTIONS,
@@ -49,10 +37,15 @@ import { Redactor } from './redact/redactor';
     },
     {
       provide: METRICS_TRANSPORT,
-      inject: [METRICS_RESOLVED_OPTIONS, HttpService],
-      useFactory: (options: ResolvedMetricsOptions, http: HttpService): MetricsTransport =>
+      inject: [METRICS_RESOLVED_OPTIONS],
+      useFactory: (options: ResolvedMetricsOptions): MetricsTransport =>
         options.transport ??
-        new ReadmeTransport(http, { apiKey: options.apiKey ?? '', baseUrl: options.baseUrl, timeout: options.timeout }),
+        new ReadmeTransport({
+          apiKey: options.apiKey ?? '',
+          baseUrl: options.baseUrl,
+          timeout: options.timeout,
+          maxSockets: options.maxConcurrentRequests,
+        }),
     },
     RecordFormatter,
     Dispatcher,

@@ -37,9 +37,14 @@ export const EMPTY_BODY: SerializedBody = { text: '', size: 0 };
  * Serializes what a handler returned the way Nest's platforms send it: objects as JSON, strings as they are,
  * binary as base64 (or, with `binaryAsJson`, as JSON: Nest's Express adapter sends every object, Buffers included,
  * through `res.json`). Streams are never read (they belong to the client). Values JSON cannot represent (cycles,
- * BigInt) are marked, never thrown.
+ * BigInt) are marked, never thrown. `stringify` turns an object into JSON (the redactor's one-pass serializer).
  */
-export function serializeBody(value: unknown, mimeType: string, binaryAsJson = false): SerializedBody {
+export function serializeBody(
+  value: unknown,
+  mimeType: string,
+  binaryAsJson = false,
+  stringify: (value: object) => string | undefined = JSON.stringify,
+): SerializedBody {
   if (value === undefined || value === null) return EMPTY_BODY;
   if (typeof value === 'string') return { text: value, size: Buffer.byteLength(value) };
   if (typeof value !== 'object') return serializeBody(String(value), mimeType);
@@ -53,7 +58,7 @@ export function serializeBody(value: unknown, mimeType: string, binaryAsJson = f
   }
   if (isStream(value)) return { text: '', size: -1, comment: 'streamed body, not captured' };
   try {
-    const text = JSON.stringify(value);
+    const text = stringify(value);
     if (text === undefined) return EMPTY_BODY;
     return { text, size: Buffer.byteLength(text) };
   } catch (error) {

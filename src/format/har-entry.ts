@@ -40,7 +40,11 @@ export function buildHarEntry(x: CapturedExchange, redactor: Redactor, options: 
       httpVersion: x.httpVersion,
       cookies: [],
       headers: redactor.headers(responseHeaders),
-      content: withUrlEchoRedacted(buildContent(x, responseType, redactor, options.maxBodyBytes), x.url, url),
+      content: withUrlEchoRedacted(
+        buildContent(x, responseHeaders, responseType, redactor, options.maxBodyBytes),
+        x.url,
+        url,
+      ),
       redirectURL: headerValue(responseHeaders, 'location') ?? '',
       headersSize: -1,
       bodySize: -1,
@@ -80,30 +84,41 @@ function buildPostData(
     return { mimeType, params: [...redactor.params(fields), ...x.requestFiles] };
   }
   let serialized: SerializedBody | undefined;
-  if (x.requestRawBody) serialized = serializeBody(x.requestRawBody, mimeType);
-  else if (typeof body === 'string' || Buffer.isBuffer(body)) serialized = serializeBody(body, mimeType);
-  else if (isJson(mimeType) && body !== undefined) serialized = serializeBody(body, mimeType);
+  if (x.requestRawBody) serialized = serializeRedacted(x.requestRawBody, mimeType, 'request', redactor);
+  else if (typeof body === 'string' || Buffer.isBuffer(body)) {
+    serialized = serializeRedacted(body, mimeType, 'request', redactor);
+  } else if (isJson(mimeType) && body !== undefined)
+    serialized = serializeRedacted(body, mimeType, 'request', redactor);
   if (!serialized) return { mimeType, text: '', comment: 'body not parsed by the application, not captured' };
   if (serialized.encoding === 'base64')
     return { mimeType, text: '', comment: `binary body of ${serialized.size} bytes, not captured` };
-  const capped = capBody(redactText(serialized, mimeType, 'request', redactor), maxBodyBytes);
+  const capped = capBody(serialized, maxBodyBytes);
   return { mimeType, text: capped.text, ...(capped.comment && { comment: capped.comment }) };
 }
 
-function buildContent(x: CapturedExchange, mimeType: string, redactor: Redactor, maxBodyBytes: number): HarContent {
+function buildContent(
+  x: CapturedExchange,
+  headers: HarNameValue[],
+  mimeType: string,
+  redactor: Redactor,
+  maxBodyBytes: number,
+): HarContent {
   const mime = mimeType || 'application/octet-stream';
   const bodiless = x.method === 'HEAD' || x.status === 204 || x.status === 304;
   if (bodiless || !x.hasResponseBody) {
     return { size: 0, mimeType: mime, text: '' };
   }
-  const encoding = x.responseHead
-    ? /\r\ncontent-encoding: *([^\r]+)/i.exec(x.responseHead)?.[1]
-    : String(x.responseHeaders['content-encoding'] ?? '');
+  const encoding = headerValue(headers, 'content-encoding');
   // Express sends a returned Buffer as JSON (never raw, so never pre-compressed); Fastify sends it as it is.
   const express = x.platform === 'express';
   const body = express ? x.responseBody : decodeContentEncoding(x.responseBody, encoding, maxBodyBytes * 4);
-  const serialized = redactText(serializeBody(body, mime, express), mime, 'response', redactor);
-  const capped = capBody(serialized, maxBodyBytes);
+  const serialized = serializeRedacted(body, mime, 'response', redactor, express);
+  // The size sent, when the head says it (redaction changes the length of what we keep, not of what was sent).
+  const sent = encoding ? NaN : Number(headerValue(headers, 'content-length') ?? NaN);
+  const capped = capBody(
+    Number.isInteger(sent) && sent >= 0 ? { ...serialized, size: sent } : serialized,
+    maxBodyBytes,
+  );
   return {
     size: capped.size,
     mimeType: mime,
@@ -122,6 +137,27 @@ export function redactUrlEcho(text: string, originalUrl: string, redactedUrl: st
   const origin = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(originalUrl)?.[0] ?? '';
   const from = originalUrl.slice(origin.length);
   return text.includes(from) ? text.replaceAll(from, redactedUrl.slice(origin.length)) : text;
+}
+
+/**
+ * Serializes a body as the platform sent it, redacted. Objects sent as JSON are redacted while they are serialized
+ * (one pass); JSON text, and rules only jsonpath-plus can apply, go through parse-redact-serialize.
+ */
+function serializeRedacted(
+  value: unknown,
+  mimeType: string,
+  kind: BodyKind,
+  redactor: Redactor,
+  binaryAsJson = false,
+): SerializedBody {
+  if (!isJson(mimeType)) return redactText(serializeBody(value, mimeType, binaryAsJson), mimeType, kind, redactor);
+  let redacted = false;
+  const body = serializeBody(value, mimeType, binaryAsJson, (object) => {
+    const text = redactor.stringify(object, kind);
+    redacted = text !== undefined;
+    return text ?? JSON.stringify(object);
+  });
+  return redacted ? body : redactText(body, mimeType, kind, redactor);
 }
 
 /** Applies body redaction to JSON text: parse (a private copy), redact, re-serialize only if something changed. */

@@ -24,8 +24,44 @@ export function jsonPathProblem(expression: string): string | undefined {
   return undefined;
 }
 
+/** One step of a simple path: a key (or any key), as a child (`.a`) or at any depth below (`..a`). */
+export interface PathStep {
+  /** The key to match, compared with JSON keys as strings (`[0]` is "0"); undefined for `*`. */
+  key?: string;
+  descendant: boolean;
+}
+
+const STEP =
+  /\.\.(?<dname>[\p{L}\p{N}_-]+|\*)|\.(?<name>[\p{L}\p{N}_-]+|\*)|(?<deep>\.\.)?\[\s*(?:(?<index>0|[1-9]\d*)|(?<star>\*)|(?<quoted>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"))\s*\]/uy;
+
+/**
+ * The steps of a path made only of names, `*` and non-negative indexes (`$.a[0].b`, `$..password`, `$.items[*].c`);
+ * undefined for slices, unions and negative indexes, which only jsonpath-plus applies.
+ */
+function simpleSteps(expression: string): PathStep[] | undefined {
+  const steps: PathStep[] = [];
+  STEP.lastIndex = 1;
+  while (STEP.lastIndex < expression.length) {
+    const m = STEP.exec(expression);
+    if (!m?.groups) return undefined;
+    const { dname, name, deep, index, star, quoted } = m.groups;
+    const word = dname ?? name;
+    if (word !== undefined) steps.push({ key: word === '*' ? undefined : word, descendant: dname !== undefined });
+    else if (star !== undefined) steps.push({ descendant: deep !== undefined });
+    else {
+      // Escapes inside quotes: leave their reading to jsonpath-plus.
+      if (quoted?.includes('\\')) return undefined;
+      steps.push({ key: index ?? quoted?.slice(1, -1), descendant: deep !== undefined });
+    }
+  }
+  return steps;
+}
+
 /** A validated JSONPath expression, ready to apply. */
 export class CompiledJsonPath {
+  /** Set when the path is simple enough to be applied while serializing (see Redactor.stringify). */
+  readonly steps?: readonly PathStep[];
+
   /**
    * The key the expression ends with (`number` in `$.cards[*].number`), when it ends with a plain name: a document
    * without that key cannot match. Undefined for paths ending in `*`, an index, a slice or `$`.
@@ -38,6 +74,7 @@ export class CompiledJsonPath {
     );
     const name = last?.groups?.name ?? last?.groups?.quoted?.slice(1, -1);
     this.lastKey = name !== undefined && !name.includes('\\') ? name : undefined;
+    this.steps = simpleSteps(expression);
   }
 
   /**
@@ -56,7 +93,8 @@ export class CompiledJsonPath {
     }) as { parent: Record<string, unknown> | null; parentProperty: string | number | null }[];
     let changed = false;
     for (const { parent, parentProperty } of matches) {
-      if (parent && parentProperty !== null && parent[parentProperty] !== replacement) {
+      // jsonpath-plus also indexes into strings ("abc"[0]): only JSON objects and arrays hold values to replace.
+      if (parent && typeof parent === 'object' && parentProperty !== null && parent[parentProperty] !== replacement) {
         parent[parentProperty] = replacement;
         changed = true;
       }

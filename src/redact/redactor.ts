@@ -1,7 +1,7 @@
 import type { HarNameValue } from '../interfaces/har.interface';
 import { REDACTED } from '../metrics.constants';
 import { MetricsOptionsError, type ResolvedMetricsOptions } from '../metrics.options';
-import { CompiledJsonPath, jsonPathProblem } from './jsonpath';
+import { CompiledJsonPath, jsonPathProblem, type PathStep } from './jsonpath';
 import { maskApiKey } from './mask';
 import { DEFAULT_REDACTED_HEADERS, DEFAULT_REDACTED_KEYS } from './redaction-defaults';
 
@@ -24,6 +24,8 @@ export class Redactor {
   private readonly textPattern?: RegExp;
   /** Finds, in JSON text, a key some rule names; null when every body must be parsed (allowlist, wildcard paths). */
   private readonly keyProbe: Record<BodyKind, RegExp | null | undefined>;
+  /** The JSONPath rules as steps, when all of them are simple enough to apply while serializing. */
+  private readonly pathSteps: Record<BodyKind, (readonly PathStep[])[] | undefined>;
 
   constructor(
     options: Pick<
@@ -45,6 +47,11 @@ export class Redactor {
       response: compilePaths('redactResponseBody', options.redactResponseBody),
     };
     this.keyProbe = { request: this.probeFor('request'), response: this.probeFor('response') };
+    const stepsOf = (paths: CompiledJsonPath[]) =>
+      paths.every((p) => p.steps && p.steps.length < STEPS_STRIDE)
+        ? paths.map((p) => p.steps as readonly PathStep[])
+        : undefined;
+    this.pathSteps = { request: stepsOf(this.paths.request), response: stepsOf(this.paths.response) };
     const textKeys = [...this.deepKeys, ...(this.deny ?? [])];
     if (textKeys.length) {
       const alternatives = textKeys.map((k) => k.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')).join('|');
@@ -129,6 +136,64 @@ export class Redactor {
     return changed ? `${url.slice(0, q + 1)}${parts.join('&')}${hash < 0 ? '' : url.slice(hash)}` : url;
   }
 
+  /**
+   * Serializes a body the app handed to its platform (an object, a Buffer sent as JSON…) as redacted JSON in one
+   * pass: the rules are applied to the JSON form (after `toJSON`) while `JSON.stringify` walks it, so nothing is
+   * copied, parsed back or mutated. Undefined when a rule needs jsonpath-plus (slices, unions, negative indexes):
+   * the caller then serializes, parses a private copy and uses `body()`. Throws what `JSON.stringify` throws.
+   */
+  stringify(value: object, kind: BodyKind): string | undefined {
+    const paths = this.pathSteps[kind];
+    if (!paths) return undefined;
+    if (!this.hasBodyRules(kind)) return JSON.stringify(value);
+    if (paths.some((steps) => steps.length === 0)) return JSON.stringify(REDACTED); // "$": the whole document
+    const deepKeys = this.deepKeys;
+    // Live partial matches of the JSONPath rules, by the object whose keys they wait for (innermost last).
+    // JSON.stringify walks depth-first, so the holders of live matches always form a chain from the root.
+    const live: { holder: object; states: number[] }[] = [];
+    let started = false;
+    let root: unknown;
+    const redactor = this;
+    return JSON.stringify(value, function (this: object, key: string, child: unknown) {
+      if (!started) {
+        // The first call: key "" and the document itself (after toJSON).
+        started = true;
+        root = child;
+        if (paths.length && child !== null && typeof child === 'object') {
+          live.push({ holder: child, states: paths.map((_, i) => i * STEPS_STRIDE) });
+        }
+        return child;
+      }
+      if (!Array.isArray(this)) {
+        // Properties JSON leaves out stay out: a redacted value must not make them appear.
+        if (child === undefined || typeof child === 'function' || typeof child === 'symbol') return child;
+        if (this === root && redactor.isDeniedKey(key)) return REDACTED;
+        if (deepKeys.size && deepKeys.has(key.toLowerCase())) return REDACTED;
+      }
+      if (!live.length) return child;
+      let at = live.length - 1;
+      while (at >= 0 && (live[at] as { holder: object }).holder !== this) at--;
+      if (at < 0) return child; // no rule is waiting for this object's keys
+      live.length = at + 1;
+      const isObject = child !== null && typeof child === 'object';
+      let next: number[] | undefined;
+      for (const state of (live[at] as { states: number[] }).states) {
+        const p = Math.floor(state / STEPS_STRIDE);
+        const d = state % STEPS_STRIDE;
+        const steps = paths[p] as readonly PathStep[];
+        const step = steps[d] as PathStep;
+        if (step.key === undefined || step.key === key) {
+          if (d + 1 === steps.length) return REDACTED;
+          if (isObject) (next ??= []).push(state + 1);
+        }
+        // `..key` keeps looking at every depth below.
+        if (step.descendant && isObject) (next ??= []).push(state);
+      }
+      if (next) live.push({ holder: child as object, states: next });
+      return child;
+    });
+  }
+
   /** Redacts a parsed JSON or form body in place (the caller owns it). Returns the new root and whether it changed. */
   body(value: unknown, kind: BodyKind): { value: unknown; changed: boolean } {
     let changed = false;
@@ -177,6 +242,9 @@ export class Redactor {
     return { text: result, changed: result !== text };
   }
 }
+
+/** States are encoded as path index * STEPS_STRIDE + steps matched so far. */
+const STEPS_STRIDE = 1024;
 
 function compilePaths(option: string, expressions: string[]): CompiledJsonPath[] {
   return expressions.map((expression, i) => {

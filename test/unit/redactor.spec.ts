@@ -190,3 +190,88 @@ describe('JSONPath validation', () => {
     );
   });
 });
+
+describe('Redactor.stringify (rules applied while serializing)', () => {
+  /** The reference: serialize, parse a private copy, redact it with jsonpath-plus, serialize again. */
+  function reference(r: Redactor, doc: unknown): string {
+    return JSON.stringify(r.body(JSON.parse(JSON.stringify(doc)) as unknown, 'request').value);
+  }
+
+  /** A small deterministic PRNG, so a failure names a reproducible seed. */
+  function rng(seed: number): () => number {
+    let s = seed >>> 0;
+    return () => {
+      s = (s * 1664525 + 1013904223) >>> 0;
+      return s / 2 ** 32;
+    };
+  }
+
+  const KEYS: string[] = ['a', 'b', 'password', 'Token', 'card', 'number', 'items', '0', '1', 'x y', 'ssn'];
+  function randomDoc(next: () => number, depth = 0): unknown {
+    const roll = next();
+    if (depth > 4 || roll < 0.3) return [1, 'text', null, true, 2.5][Math.floor(next() * 5)];
+    if (roll < 0.55) return Array.from({ length: Math.floor(next() * 4) }, () => randomDoc(next, depth + 1));
+    const doc: Record<string, unknown> = {};
+    for (let i = Math.floor(next() * 5); i > 0; i--)
+      doc[KEYS[Math.floor(next() * KEYS.length)]!] = randomDoc(next, depth + 1);
+    return doc;
+  }
+
+  const RULE_SETS: MetricsModuleOptions[] = [
+    { redactRequestBody: ['$.a.b', '$.card.number'] },
+    { redactRequestBody: ['$..number', '$.items[*].a', '$.items[0]', "$['x y'].a"] },
+    { redactRequestBody: ['$.*.b', '$..*.ssn', '$..[1]', '$.a..b'], redactDefaults: false },
+    { denylist: ['a', 'items'], redactRequestBody: ['$.b[*]'] },
+    { allowlist: ['a', 'password', 'b'], redactRequestBody: ['$..a.a'] },
+    { redactRequestBody: ['$..items..number', '$["b"]["a"]', '$.a[0][1]'] },
+  ];
+
+  for (const [i, rules] of RULE_SETS.entries()) {
+    it(`matches the jsonpath-plus reference on 400 random documents (rule set ${i})`, () => {
+      const r = redactor(rules);
+      const next = rng(1000 + i);
+      let redacted = 0;
+      for (let n = 0; n < 400; n++) {
+        const doc = randomDoc(next);
+        if (doc === null || typeof doc !== 'object') continue;
+        const text = r.stringify(doc, 'request');
+        assert.equal(text, reference(r, doc), `seed ${1000 + i}, document ${n}: ${JSON.stringify(doc)}`);
+        if (text?.includes(R)) redacted++;
+      }
+      assert.ok(redacted >= 20, `only ${redacted} documents had anything to redact: the test would prove little`);
+    });
+  }
+
+  it('works on the JSON form: toJSON results, Buffers, omitted undefined values; never mutates the input', () => {
+    const r = redactor({ redactRequestBody: ['$.when.password'] });
+    const input = {
+      when: { toJSON: () => ({ password: 'p', at: 1 }) },
+      password: undefined,
+      token: 't',
+      buf: Buffer.from('ab'),
+      list: [undefined, { secret: 's' }],
+    };
+    const before = JSON.stringify(input);
+    assert.equal(r.stringify(input, 'request'), reference(r, input));
+    assert.equal(
+      r.stringify(input, 'request'),
+      `{"when":{"password":"${R}","at":1},"token":"${R}","buf":{"type":"Buffer","data":[97,98]},"list":[null,{"secret":"${R}"}]}`,
+    );
+    assert.equal(JSON.stringify(input), before);
+  });
+
+  it('leaves slices, unions and negative indexes to jsonpath-plus (undefined), and "$" redacts everything', () => {
+    assert.equal(redactor({ redactRequestBody: ['$.a[0:2]'] }).stringify({ a: [1] }, 'request'), undefined);
+    assert.equal(redactor({ redactRequestBody: ['$.a[-1]'] }).stringify({ a: [1] }, 'request'), undefined);
+    assert.equal(redactor({ redactRequestBody: ["$['a','b']"] }).stringify({ a: [1] }, 'request'), undefined);
+    assert.equal(redactor({ redactRequestBody: ['$'] }).stringify({ a: 1 }, 'request'), `"${R}"`);
+    assert.equal(redactor({ redactDefaults: false }).stringify({ password: 1 }, 'request'), '{"password":1}');
+  });
+
+  it('throws what JSON.stringify throws (cycles, BigInt)', () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    assert.throws(() => redactor().stringify(cyclic, 'request'), TypeError);
+    assert.throws(() => redactor().stringify({ n: 1n }, 'request'), TypeError);
+  });
+});

@@ -1,4 +1,3 @@
-import { HttpService } from '@nestjs/axios';
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import axios, { AxiosHeaders, type AxiosAdapter, type AxiosInstance, type InternalAxiosRequestConfig } from 'axios';
@@ -28,8 +27,6 @@ export class AxiosObserver implements OnModuleInit {
     @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
     private readonly recorder: ExchangeRecorder,
     private readonly discovery: DiscoveryService,
-    /** The module's own HttpService (delivery): never observed, or we would record our own uploads. */
-    private readonly ownHttp: HttpService,
   ) {}
 
   /** With `captureOutgoing`, observes every `HttpService` (`@nestjs/axios`) provider of the app. */
@@ -37,7 +34,7 @@ export class AxiosObserver implements OnModuleInit {
     if (!this.options.captureOutgoing) return;
     for (const wrapper of this.discovery.getProviders()) {
       const instance = wrapper.isDependencyTreeStatic() ? (wrapper.instance as unknown) : undefined;
-      if (instance === this.ownHttp || !isHttpServiceLike(instance)) continue;
+      if (!isHttpServiceLike(instance)) continue;
       this.observe(instance.axiosRef);
     }
   }

@@ -1,6 +1,5 @@
-import type { HttpService } from '@nestjs/axios';
-import { isAxiosError } from 'axios';
-import { firstValueFrom } from 'rxjs';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { MetricsRecord } from '../../interfaces/metrics-record.interface';
 import type { MetricsTransport } from '../../interfaces/metrics-transport.interface';
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../../metrics.constants';
@@ -12,56 +11,85 @@ export interface ReadmeTransportOptions {
   baseUrl: string;
   /** ms per call. */
   timeout: number;
+  /** Open connections at most (keep-alive); the dispatcher never runs more calls than this at once. */
+  maxSockets?: number;
 }
 
 /**
- * Ships records to the ReadMe Metrics API. Uses the module's own `HttpService` (keep-alive agents), never the
- * app's, so the app's axios interceptors and defaults neither see nor change our traffic.
+ * Ships records to the ReadMe Metrics API over Node's own http/https with keep-alive agents. Not axios: a batch
+ * costs a third of the CPU this way (measured in the benchmark), and the app's axios interceptors and defaults can
+ * neither see nor change our traffic.
  */
 export class ReadmeTransport implements MetricsTransport {
-  private readonly url: string;
-  private readonly authorization: string;
+  private readonly url: URL;
+  private readonly headers: Record<string, string>;
+  private readonly agent: HttpAgent;
+  private readonly request: typeof httpRequest;
 
-  constructor(
-    private readonly http: HttpService,
-    private readonly options: ReadmeTransportOptions,
-  ) {
-    this.url = `${options.baseUrl}/v1/request`;
-    this.authorization = `Basic ${Buffer.from(`${options.apiKey}:`).toString('base64')}`;
+  constructor(private readonly options: ReadmeTransportOptions) {
+    this.url = new URL(`${options.baseUrl.replace(/\/+$/, '')}/v1/request`);
+    const https = this.url.protocol === 'https:';
+    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 4 };
+    this.agent = https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
+    this.request = https ? httpsRequest : httpRequest;
+    this.headers = {
+      authorization: `Basic ${Buffer.from(`${options.apiKey}:`).toString('base64')}`,
+      'content-type': 'application/json',
+      'user-agent': `${PACKAGE_NAME}/${PACKAGE_VERSION}`,
+    };
   }
 
   async send(records: MetricsRecord[]): Promise<void> {
-    let status: number;
-    let retryAfter: unknown;
-    try {
-      const response = await firstValueFrom(
-        this.http.post(this.url, records, {
-          headers: {
-            authorization: this.authorization,
-            'content-type': 'application/json',
-            'user-agent': `${PACKAGE_NAME}/${PACKAGE_VERSION}`,
-          },
-          timeout: this.options.timeout,
-          maxRedirects: 0,
-          validateStatus: () => true,
-          // The reply is not used; never buffer a large or malformed one.
-          responseType: 'text',
-          maxContentLength: 1024 * 1024,
-        }),
-      );
-      status = response.status;
-      retryAfter = response.headers['retry-after'];
-    } catch (error) {
-      const reason = isAxiosError(error) ? `${error.code ?? 'network error'}: ${error.message}` : String(error);
-      throw new MetricsDeliveryError(`ReadMe Metrics could not be reached (${reason})`);
-    }
+    const body = Buffer.from(JSON.stringify(records));
+    const { status, retryAfter } = await this.post(body);
     if (status >= 200 && status < 300) return;
     throw new MetricsDeliveryError(`ReadMe Metrics answered HTTP ${status}`, status, parseRetryAfter(retryAfter));
   }
 
+  /** One POST; resolves with the status once the reply ended (its body is drained, never kept). */
+  private post(body: Buffer): Promise<{ status: number; retryAfter: string | undefined }> {
+    return new Promise((resolve, reject) => {
+      const fail = (error: Error) => {
+        clearTimeout(deadline);
+        reject(
+          new MetricsDeliveryError(
+            `ReadMe Metrics could not be reached (${(error as NodeJS.ErrnoException).code ?? 'network error'}: ${error.message})`,
+          ),
+        );
+      };
+      const req = this.request(
+        this.url,
+        {
+          method: 'POST',
+          agent: this.agent,
+          headers: { ...this.headers, 'content-length': String(body.length) },
+        },
+        (res: IncomingMessage) => {
+          const status = res.statusCode ?? 0;
+          const retryAfter = res.headers['retry-after'];
+          res.on('error', fail);
+          res.on('close', () => {
+            if (!res.complete) fail(new Error('the connection closed before the reply ended'));
+          });
+          res.on('end', () => {
+            clearTimeout(deadline);
+            resolve({ status, retryAfter });
+          });
+          res.resume();
+        },
+      );
+      // The whole call, reply included, is bounded (a socket timeout would only bound idle gaps).
+      const deadline = setTimeout(() => {
+        const error = Object.assign(new Error(`timeout of ${this.options.timeout} ms exceeded`), { code: 'ETIMEDOUT' });
+        req.destroy(error);
+      }, this.options.timeout);
+      deadline.unref();
+      req.on('error', fail);
+      req.end(body);
+    });
+  }
+
   async close(): Promise<void> {
-    const { httpAgent, httpsAgent } = this.http.axiosRef.defaults;
-    (httpAgent as { destroy?: () => void } | undefined)?.destroy?.();
-    (httpsAgent as { destroy?: () => void } | undefined)?.destroy?.();
+    this.agent.destroy();
   }
 }
