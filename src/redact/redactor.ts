@@ -153,7 +153,7 @@ export class Redactor {
     const live: { holder: object; states: number[] }[] = [];
     let started = false;
     let root: unknown;
-    const redactor = this;
+    const isDeniedTopKey = (key: string) => this.isDeniedKey(key);
     return JSON.stringify(value, function (this: object, key: string, child: unknown) {
       if (!started) {
         // The first call: key "" and the document itself (after toJSON).
@@ -167,7 +167,7 @@ export class Redactor {
       if (!Array.isArray(this)) {
         // Properties JSON leaves out stay out: a redacted value must not make them appear.
         if (child === undefined || typeof child === 'function' || typeof child === 'symbol') return child;
-        if (this === root && redactor.isDeniedKey(key)) return REDACTED;
+        if (this === root && isDeniedTopKey(key)) return REDACTED;
         if (deepKeys.size && deepKeys.has(key.toLowerCase())) return REDACTED;
       }
       if (!live.length) return child;
