@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AxiosInstance } from 'axios';
 import { AxiosObserver } from './capture/outgoing/axios-observer';
+import { ExchangeRecorder } from './capture/exchange-recorder';
 import { currentExchange } from './capture/request-context';
 import { Dispatcher, type MetricsStats } from './deliver/dispatcher';
 import { METRICS_RESOLVED_OPTIONS } from './metrics.constants';
@@ -14,6 +15,7 @@ export class MetricsService {
 
   constructor(
     private readonly dispatcher: Dispatcher,
+    private readonly recorder: ExchangeRecorder,
     private readonly axiosObserver: AxiosObserver,
     @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
   ) {}
@@ -38,9 +40,13 @@ export class MetricsService {
     this.axiosObserver.observe(instance);
   }
 
-  /** Resolves when every record captured so far was delivered or given up on. Never rejects. */
-  flush(): Promise<void> {
-    return this.dispatcher.flush();
+  /**
+   * Resolves when every request finished so far was delivered or given up on (those whose async group function is
+   * still running included, for up to `timeout` ms). Never rejects.
+   */
+  async flush(): Promise<void> {
+    await this.recorder.whenHandedOver(this.options.timeout);
+    await this.dispatcher.flush();
   }
 
   /** Delivery counters: captured, sent, dropped, failed, retried, queued, inFlight. */

@@ -1,4 +1,10 @@
-import { Inject, Injectable, type ArgumentsHost, type ExecutionContext } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  type ArgumentsHost,
+  type BeforeApplicationShutdown,
+  type ExecutionContext,
+} from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -28,13 +34,29 @@ export interface PendingResponse {
 
 const ANONYMOUS: MetricsGroupInfo = { apiKey: 'anonymous', label: 'Anonymous' };
 
+type SettledResponse = Pick<CapturedExchange, 'status' | 'statusText' | 'responseHead' | 'responseHeaders' | 'aborted'>;
+
+/** What the decorators say about one handler. */
+interface HandlerRules {
+  skip: boolean;
+  group?: MetricsGroupFn;
+}
+const NO_RULES: HandlerRules = { skip: false };
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
+}
+
 /**
  * Opens an exchange when a request arrives and closes it exactly once: when the response is done or the client
  * went away (background mode), or just before Nest writes the response (backgroundWorkerMode false).
  */
 @Injectable()
-export class ExchangeRecorder {
+export class ExchangeRecorder implements BeforeApplicationShutdown {
   private readonly logger = new MetricsLogger();
+  private readonly rulesByHandler = new WeakMap<object, HandlerRules>();
+  /** Finished exchanges whose async group function has not answered yet. */
+  private readonly pendingGroups = new Set<Promise<void>>();
 
   constructor(
     @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
@@ -90,13 +112,33 @@ export class ExchangeRecorder {
     }
   }
 
+  /**
+   * Resolves once every finished exchange was handed to delivery (or dropped), so a flush includes requests whose
+   * async group function is still running. Bounded by `timeoutMs`; never rejects.
+   */
+  async whenHandedOver(timeoutMs: number): Promise<void> {
+    if (!this.pendingGroups.size) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+    });
+    await Promise.race([Promise.allSettled([...this.pendingGroups]), timeout]);
+    clearTimeout(timer);
+  }
+
+  /** Shutdown: requests that already finished reach the queue before the dispatcher's last flush. */
+  beforeApplicationShutdown(): Promise<void> {
+    return this.whenHandedOver(Math.min(this.options.timeout, this.options.shutdownTimeout));
+  }
+
   /** Background mode: the response is complete (or abandoned); hand the exchange to delivery. */
-  private async close(exchange: Exchange): Promise<void> {
+  private close(exchange: Exchange): void {
     if (exchange.settled) return;
     const { res } = exchange;
     const status = res.headersSent ? res.statusCode : 0;
     const head = (res as unknown as { _header?: unknown })._header;
-    await this.settle(exchange, {
+    void this.settle(exchange, {
       status,
       statusText: res.statusMessage || STATUS_CODES[status] || '',
       responseHead: typeof head === 'string' ? head : undefined,
@@ -120,32 +162,61 @@ export class ExchangeRecorder {
     );
   }
 
-  private async settle(
-    exchange: Exchange,
-    response: Pick<CapturedExchange, 'status' | 'statusText' | 'responseHead' | 'responseHeaders' | 'aborted'>,
-    awaitDelivery = false,
-  ): Promise<void> {
+  /**
+   * Decides whether and under which group the exchange is recorded, and hands it over. Synchronous unless the group
+   * function returns a promise (a promise per request is measurable at full load). Never throws or rejects.
+   */
+  private settle(exchange: Exchange, response: SettledResponse, awaitDelivery = false): Promise<void> | undefined {
     exchange.settled = true;
     try {
-      if (this.isSkipped(exchange) || !this.isAllowedHost(exchange.req)) {
+      const rules = this.rulesFor(exchange);
+      if (rules.skip || !this.isAllowedHost(exchange.req)) {
         exchange.group = null;
-        return;
+        return undefined;
       }
-      const group = await this.resolveGroup(exchange);
+      const group = this.resolveGroup(rules.group, exchange);
+      if (!isPromiseLike(group)) return this.handOver(exchange, response, group, awaitDelivery);
+      const pending: Promise<void> = Promise.resolve(group)
+        .then(
+          (resolved) => this.handOver(exchange, response, resolved, awaitDelivery),
+          (error: unknown) => this.groupFailed(exchange, error),
+        )
+        .finally(() => this.pendingGroups.delete(pending));
+      this.pendingGroups.add(pending);
+      return pending;
+    } catch (error) {
+      // Nothing from the module may reach the app: the record is lost, the request is not.
+      this.logger.errorOnce('capture', 'Could not record an exchange', error);
+      return undefined;
+    }
+  }
+
+  private handOver(
+    exchange: Exchange,
+    response: SettledResponse,
+    group: MetricsGroupInfo | undefined,
+    awaitDelivery: boolean,
+  ): Promise<void> | undefined {
+    try {
       exchange.group = group ?? null;
-      if (!group) return;
+      if (!group) return undefined;
       const captured = this.snapshot(exchange, response, group);
       if (this.options.debug) {
         this.logger.debug(
           `captured ${captured.method} ${captured.url} -> ${captured.status} (${captured.durationMs.toFixed(2)} ms)`,
         );
       }
-      if (awaitDelivery) await this.dispatcher.deliverNow(captured);
-      else this.dispatcher.enqueue(captured);
+      if (awaitDelivery) return this.dispatcher.deliverNow(captured);
+      this.dispatcher.enqueue(captured);
     } catch (error) {
-      // Nothing from the module may reach the app: the record is lost, the request is not.
       this.logger.errorOnce('capture', 'Could not record an exchange', error);
     }
+    return undefined;
+  }
+
+  private groupFailed(exchange: Exchange, error: unknown): void {
+    exchange.group = null;
+    this.logger.errorOnce('group', 'The group function threw; the exchange was not recorded', error);
   }
 
   /**
@@ -156,20 +227,31 @@ export class ExchangeRecorder {
   recordOutgoing(parent: Exchange | undefined, call: Omit<CapturedExchange, 'group'>): void {
     if (!parent) return;
     if (!parent.settled) {
-      parent.outgoing.push({ ...call, group: ANONYMOUS });
+      (parent.outgoing ??= []).push({ ...call, group: ANONYMOUS });
       return;
     }
     if (parent.group === null) return;
     this.dispatcher.enqueue({ ...call, group: parent.group ?? ANONYMOUS });
   }
 
-  private metadata<T>(key: string, exchange: Exchange): T | undefined {
-    const targets = [exchange.handler, exchange.controller].filter((t) => t !== undefined);
-    return targets.length ? this.reflector.getAllAndOverride<T>(key, targets) : undefined;
+  /** `@SkipMetrics()` / `@MetricsGroup()` of the exchange's handler, read once per handler. */
+  private rulesFor(exchange: Exchange): HandlerRules {
+    const { handler, controller } = exchange;
+    if (!handler) return controller ? this.readRules([controller]) : NO_RULES;
+    let rules = this.rulesByHandler.get(handler);
+    if (!rules) {
+      rules = this.readRules(controller ? [handler, controller] : [handler]);
+      this.rulesByHandler.set(handler, rules);
+    }
+    return rules;
   }
 
-  private isSkipped(exchange: Exchange): boolean {
-    return this.metadata<boolean>(SKIP_METRICS_KEY, exchange) === true;
+  private readRules(targets: (Exchange['handler'] | Exchange['controller'])[]): HandlerRules {
+    const defined = targets.filter((t) => t !== undefined);
+    return {
+      skip: this.reflector.getAllAndOverride<boolean>(SKIP_METRICS_KEY, defined) === true,
+      group: this.reflector.getAllAndOverride<MetricsGroupFn>(METRICS_GROUP_KEY, defined),
+    };
   }
 
   private isAllowedHost(req: IncomingMessage): boolean {
@@ -179,16 +261,24 @@ export class ExchangeRecorder {
     return allowed.has(host);
   }
 
-  private async resolveGroup(exchange: Exchange): Promise<MetricsGroupInfo | undefined> {
-    const fn = this.metadata<MetricsGroupFn>(METRICS_GROUP_KEY, exchange) ?? this.options.group;
+  /** The group of the exchange, its promise when the group function is async; undefined: not recorded. */
+  private resolveGroup(
+    decorated: MetricsGroupFn | undefined,
+    exchange: Exchange,
+  ): MetricsGroupInfo | undefined | PromiseLike<MetricsGroupInfo | undefined> {
+    const fn = decorated ?? this.options.group;
     if (!fn) return ANONYMOUS;
     let result: unknown;
     try {
-      result = await fn(exchange.platformRequest);
+      result = fn(exchange.platformRequest);
     } catch (error) {
-      this.logger.errorOnce('group', 'The group function threw; the exchange was not recorded', error);
+      this.groupFailed(exchange, error);
       return undefined;
     }
+    return isPromiseLike(result) ? Promise.resolve(result).then((r) => this.groupInfo(r)) : this.groupInfo(result);
+  }
+
+  private groupInfo(result: unknown): MetricsGroupInfo | undefined {
     if (result === null || result === undefined) return undefined;
     const info = result as Partial<MetricsGroupInfo>;
     if (typeof info !== 'object' || (typeof info.apiKey !== 'string' && typeof info.apiKey !== 'number')) {
@@ -202,11 +292,7 @@ export class ExchangeRecorder {
     };
   }
 
-  private snapshot(
-    exchange: Exchange,
-    response: Pick<CapturedExchange, 'status' | 'statusText' | 'responseHead' | 'responseHeaders' | 'aborted'>,
-    group: MetricsGroupInfo,
-  ): CapturedExchange {
+  private snapshot(exchange: Exchange, response: SettledResponse, group: MetricsGroupInfo): CapturedExchange {
     const { req, platformRequest } = exchange;
     const { body, rawBody } = requestBodyOf(platformRequest);
     return {
@@ -226,8 +312,8 @@ export class ExchangeRecorder {
       route: routeTemplateOf(platformRequest),
       clientIp: clientIpOf(platformRequest, req),
       group,
-      errors: exchange.errors.length ? exchange.errors : undefined,
-      outgoing: exchange.outgoing.length ? exchange.outgoing : undefined,
+      errors: exchange.errors,
+      outgoing: exchange.outgoing,
       ...response,
     };
   }

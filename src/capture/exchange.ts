@@ -24,11 +24,14 @@ export class Exchange {
   hasResponseBody = false;
   /** True once the record was handed over (or dropped): every exchange is recorded at most once. */
   settled = false;
-  /** Errors reported while the request was open (`_errors`), and the thrown values already seen (no duplicates). */
-  readonly errors: ReportedError[] = [];
-  readonly reportedValues = new Set<unknown>();
+  /**
+   * Errors reported while the request was open (`_errors`), and the thrown values already seen (no duplicates).
+   * Created on first use: most requests have none, and this object is made for every request.
+   */
+  errors?: ReportedError[];
+  private reportedValues?: Set<unknown>;
   /** Outgoing calls that finished while the request was open: shipped in its HAR log as entries[1..]. */
-  readonly outgoing: CapturedExchange[] = [];
+  outgoing?: CapturedExchange[];
   /** Once settled: who made the request, or null when it is not recorded (skipped, filtered, no group). */
   group?: MetricsGroupInfo | null;
 
@@ -41,8 +44,8 @@ export class Exchange {
 
   /** Attaches an error to this request's record, once per thrown value; ignored once the record was handed over. */
   reportError(error: unknown, source: ReportedError['source'], httpException = false): void {
-    if (this.settled || this.reportedValues.has(error)) return;
-    this.reportedValues.add(error);
-    this.errors.push(describeError(error, source, httpException));
+    if (this.settled || this.reportedValues?.has(error)) return;
+    (this.reportedValues ??= new Set()).add(error);
+    (this.errors ??= []).push(describeError(error, source, httpException));
   }
 }

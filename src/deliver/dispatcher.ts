@@ -29,6 +29,12 @@ export interface MetricsStats {
 const MAX_ATTEMPTS = 4;
 /** Under load more than bufferLength records wait; up to this many go in one call (fewer calls, less overhead). */
 const MAX_BATCH = 100;
+/**
+ * A call costs ~250 us of CPU whatever its size (measured: 10-record batches ~40 us a record, 100-record ~15):
+ * under load, calls start at most this often unless a full batch waits, so a busy server sends fewer, bigger ones.
+ * At low traffic every batch still goes as soon as bufferLength records are queued.
+ */
+const MIN_CALL_GAP_MS = 50;
 const BASE_BACKOFF_MS = 200;
 const MAX_BACKOFF_MS = 10_000;
 const DROP_WARNING_INTERVAL_MS = 60_000;
@@ -45,6 +51,9 @@ export class Dispatcher implements OnApplicationShutdown {
   private queueSizes: number[] = [];
   private queueBytes = 0;
   private timer?: NodeJS.Timeout;
+  /** Wakes the pump once MIN_CALL_GAP_MS has passed since the last call started. */
+  private gapTimer?: NodeJS.Timeout;
+  private lastCallAt = -Infinity;
   private inFlightRecords = 0;
   private inFlightCalls = 0;
   private paused = false;
@@ -141,6 +150,17 @@ export class Dispatcher implements OnApplicationShutdown {
   private clearTimer(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.gapTimer) clearTimeout(this.gapTimer);
+    this.gapTimer = undefined;
+  }
+
+  private armGapTimer(wait: number): void {
+    if (this.gapTimer) return;
+    this.gapTimer = setTimeout(() => {
+      this.gapTimer = undefined;
+      this.pump(this.waiters.length > 0);
+    }, Math.ceil(wait));
+    this.gapTimer.unref();
   }
 
   /** Starts delivery calls while there is room; `all` also sends a partial batch. */
@@ -148,6 +168,13 @@ export class Dispatcher implements OnApplicationShutdown {
     const { bufferLength, maxConcurrentRequests } = this.options;
     while (!this.paused && this.inFlightCalls < maxConcurrentRequests && this.queue.length > 0) {
       if (!all && this.queue.length < bufferLength) break;
+      const now = performance.now();
+      const wait = this.lastCallAt + MIN_CALL_GAP_MS - now;
+      if (!all && wait > 0 && this.queue.length < MAX_BATCH) {
+        this.armGapTimer(wait);
+        break;
+      }
+      this.lastCallAt = now;
       const size = Math.max(bufferLength, Math.min(this.queue.length, MAX_BATCH));
       void this.deliver(this.take(size)).then(() => this.pump(this.waiters.length > 0));
     }

@@ -185,6 +185,29 @@ for (const adapter of ADAPTERS) {
       assert.ok(sendCalls >= 1);
     });
 
+    it('an async group function: resolved, rejected and null groups, each as its request finished', async () => {
+      const app = await start({
+        bufferLength: 100,
+        group: async (req: { url?: string }) => {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          const n = new URL(String(req.url), 'http://x').searchParams.get('n');
+          if (n === '2') throw new Error('async group blew up');
+          return n === '3' ? null : { apiKey: `key-${n}`, label: `Label ${n}` };
+        },
+      });
+      for (const n of [1, 2, 3, 4]) assert.equal((await httpRequest(`${app.url}/misc/header?n=${n}`)).status, 200);
+      const metrics = app.app.get(MetricsService);
+      await metrics.flush();
+      assert.deepEqual(
+        collector.records.map((r) => [r.group.label, entryOf(r).request.url.replace(app.url, '')]),
+        [
+          ['Label 1', '/misc/header?n=1'],
+          ['Label 4', '/misc/header?n=4'],
+        ],
+      );
+      assert.equal(metrics.stats().captured, 2);
+    });
+
     it('forRootAsync takes options from an injected provider', async () => {
       @Injectable()
       class MetricsConfig {
