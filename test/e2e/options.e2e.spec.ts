@@ -30,7 +30,6 @@ for (const adapter of ADAPTERS) {
       await running?.close();
       running = undefined;
       collector.reset();
-      collector.behaviour = (_call, res) => res.writeHead(202).end();
       assert.deepEqual(unexpected, [], 'no unhandled rejection or uncaught exception');
     });
     after(async () => {

@@ -15,11 +15,14 @@ export interface ReceivedCall {
 export type CollectorBehaviour = (call: ReceivedCall, res: ServerResponse) => void;
 
 /** A real ReadMe-like collector on 127.0.0.1:0 that keeps every call it receives. */
+const acceptAll: CollectorBehaviour = (_call, res) => {
+  res.writeHead(202).end();
+};
+
 export class Collector {
   readonly calls: ReceivedCall[] = [];
-  behaviour: CollectorBehaviour = (_call, res) => {
-    res.writeHead(202).end();
-  };
+  /** How the collector answers each call; `reset()` restores this default (202). */
+  behaviour: CollectorBehaviour = acceptAll;
   private waiters: (() => void)[] = [];
 
   private constructor(private readonly server: Server) {}
@@ -74,8 +77,10 @@ export class Collector {
     return this.records;
   }
 
+  /** Forgets the calls received and answers 202 again. */
   reset(): void {
     this.calls.length = 0;
+    this.behaviour = acceptAll;
   }
 
   async close(): Promise<void> {
