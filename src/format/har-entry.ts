@@ -83,12 +83,11 @@ function buildPostData(
     const fields = isPlainObject(body) ? paramsOf(redactCopy(body, 'request', redactor)) : [];
     return { mimeType, params: [...redactor.params(fields), ...x.requestFiles] };
   }
-  let serialized: SerializedBody | undefined;
-  if (x.requestRawBody) serialized = serializeRedacted(x.requestRawBody, mimeType, 'request', redactor);
-  else if (typeof body === 'string' || Buffer.isBuffer(body)) {
-    serialized = serializeRedacted(body, mimeType, 'request', redactor);
-  } else if (isJson(mimeType) && body !== undefined)
-    serialized = serializeRedacted(body, mimeType, 'request', redactor);
+  // The raw bytes when the app kept them; else what its parser made of them (text, bytes, or parsed JSON).
+  const captured =
+    x.requestRawBody ??
+    (typeof body === 'string' || Buffer.isBuffer(body) || (isJson(mimeType) && body !== undefined) ? body : undefined);
+  const serialized = captured === undefined ? undefined : serializeRedacted(captured, mimeType, 'request', redactor);
   if (!serialized) return { mimeType, text: '', comment: 'body not parsed by the application, not captured' };
   if (serialized.encoding === 'base64')
     return { mimeType, text: '', comment: `binary body of ${serialized.size} bytes, not captured` };
