@@ -43,6 +43,7 @@ import { Redactor } from './redact/redactor';
         new ReadmeTransport({
           apiKey: options.apiKey ?? '',
           baseUrl: options.baseUrl,
+          proxy: options.proxy,
           timeout: options.timeout,
           maxSockets: options.maxConcurrentRequests,
         }),

@@ -7,6 +7,8 @@ import type { MetricsTransport } from './interfaces/metrics-transport.interface'
 export interface ResolvedMetricsOptions {
   apiKey?: string;
   baseUrl: string;
+  /** undefined: from the environment. */
+  proxy?: string | false;
   group?: MetricsGroupFn;
   bufferLength: number;
   flushInterval: number;
@@ -92,6 +94,10 @@ export function resolveMetricsOptions(options: MetricsModuleOptions | undefined)
   if (typeof baseUrl !== 'string' || !/^https?:\/\/[^/]+/i.test(baseUrl)) {
     throw new MetricsOptionsError(`"baseUrl" must be an http(s) URL, got ${JSON.stringify(baseUrl)}.`);
   }
+  const { proxy } = options;
+  if (proxy !== undefined && proxy !== false && (typeof proxy !== 'string' || !/^https?:\/\/[^/]+/i.test(proxy))) {
+    throw new MetricsOptionsError(`"proxy" must be an http(s) URL or false, got ${JSON.stringify(proxy)}.`);
+  }
   if (serviceVersion !== undefined && typeof serviceVersion !== 'string') {
     throw new MetricsOptionsError('"serviceVersion" must be a string.');
   }
@@ -99,6 +105,7 @@ export function resolveMetricsOptions(options: MetricsModuleOptions | undefined)
   return {
     apiKey,
     baseUrl: baseUrl.replace(/\/+$/, ''),
+    proxy,
     group,
     bufferLength: positiveInt(options, 'bufferLength', 10),
     flushInterval: positiveInt(options, 'flushInterval', 1000),

@@ -8,6 +8,11 @@ export interface MetricsModuleOptions {
   /** ReadMe Metrics server; records are POSTed to `{baseUrl}/v1/request`. Default `https://metrics.readme.io`. */
   baseUrl?: string;
   /**
+   * HTTP(S) proxy for the calls to `baseUrl`, e.g. `http://user:pass@proxy.corp:3128`; `false`: always connect
+   * directly. Default: `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` from the environment, as axios and curl read them.
+   */
+  proxy?: string | false;
+  /**
    * Tells who made each request. `null`/`undefined` from it means "do not record this exchange"; a throwing
    * function skips the record (logged once) and never breaks the request. Overridden per controller or handler by
    * `@MetricsGroup()`. Without any group function, nothing is recorded.

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { MetricsRecord } from '../../src';
 
@@ -25,10 +26,14 @@ export class Collector {
   behaviour: CollectorBehaviour = acceptAll;
   private waiters: (() => void)[] = [];
 
-  private constructor(private readonly server: Server) {}
+  private constructor(
+    private readonly server: Server,
+    private readonly scheme: 'http' | 'https',
+  ) {}
 
-  static async start(): Promise<Collector> {
-    const server: Server = createServer((req, res) => {
+  /** With `tls` (key and certificate), the collector speaks HTTPS. */
+  static async start(tls?: { key: Buffer; cert: Buffer }): Promise<Collector> {
+    const handle = (req: IncomingMessage, res: ServerResponse) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -44,15 +49,16 @@ export class Collector {
         collector.behaviour(call, res);
         collector.waiters.forEach((w) => w());
       });
-    });
-    const collector = new Collector(server);
+    };
+    const server: Server = tls ? createTlsServer(tls, handle) : createServer(handle);
+    const collector = new Collector(server, tls ? 'https' : 'http');
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     return collector;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return `${this.scheme}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
   get records(): MetricsRecord[] {

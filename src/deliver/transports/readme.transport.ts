@@ -1,5 +1,8 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { HttpProxyAgent } from 'http-proxy-agent';
+import { HttpsProxyAgent } from 'https-proxy-agent';
+import { getProxyForUrl } from 'proxy-from-env';
 import type { MetricsRecord } from '../../interfaces/metrics-record.interface';
 import type { MetricsTransport } from '../../interfaces/metrics-transport.interface';
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../../metrics.constants';
@@ -13,12 +16,17 @@ export interface ReadmeTransportOptions {
   timeout: number;
   /** Open connections at most (keep-alive); the dispatcher never runs more calls than this at once. */
   maxSockets?: number;
+  /**
+   * Proxy for the calls, e.g. `http://user:pass@proxy.corp:3128`; `false`: connect directly. Default: the
+   * environment's `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` (lower-case too), as axios and curl read them.
+   */
+  proxy?: string | false;
 }
 
 /**
  * Ships records to the ReadMe Metrics API over Node's own http/https with keep-alive agents. Not axios: a batch
  * costs a third of the CPU this way (measured in the benchmark), and the app's axios interceptors and defaults can
- * neither see nor change our traffic.
+ * neither see nor change our traffic. Proxies from the environment are honoured as axios honours them.
  */
 export class ReadmeTransport implements MetricsTransport {
   private readonly url: URL;
@@ -30,7 +38,14 @@ export class ReadmeTransport implements MetricsTransport {
     this.url = new URL(`${options.baseUrl.replace(/\/+$/, '')}/v1/request`);
     const https = this.url.protocol === 'https:';
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 4 };
-    this.agent = https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
+    // Node's own http client ignores the *_PROXY variables; behind a corporate proxy the calls would never leave.
+    const proxy = options.proxy === undefined ? getProxyForUrl(this.url.href) : options.proxy;
+    if (proxy) {
+      // https through the proxy is a CONNECT tunnel (TLS end to end); http is sent to the proxy in absolute form.
+      this.agent = https ? new HttpsProxyAgent(proxy, agentOptions) : new HttpProxyAgent(proxy, agentOptions);
+    } else {
+      this.agent = https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
+    }
     this.request = https ? httpsRequest : httpRequest;
     this.headers = {
       authorization: `Basic ${Buffer.from(`${options.apiKey}:`).toString('base64')}`,
