@@ -4,8 +4,19 @@
  * Env: PORT, SINK_URL. Prints "ready <port>" once listening.
  */
 import 'reflect-metadata';
-import { Body, Controller, Get, HttpCode, Module, Post, type DynamicModule } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Injectable,
+  Module,
+  Post,
+  type CallHandler,
+  type DynamicModule,
+  type NestInterceptor,
+} from '@nestjs/common';
+import { APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { createRequire } from 'node:module';
@@ -39,6 +50,13 @@ const group = (req: BenchRequest) => ({
   email: 'bench@example.com',
 });
 
+@Injectable()
+class NoopInterceptor implements NestInterceptor {
+  intercept(_context: unknown, next: CallHandler) {
+    return next.handle();
+  }
+}
+
 function appModule(variant: Variant, sink: string): DynamicModule {
   @Module({})
   class BenchModule {}
@@ -54,7 +72,8 @@ function appModule(variant: Variant, sink: string): DynamicModule {
           }),
         ]
       : [];
-  return { module: BenchModule, imports, controllers: [ItemsController] };
+  const providers = variant === 'noop-interceptor' ? [{ provide: APP_INTERCEPTOR, useClass: NoopInterceptor }] : [];
+  return { module: BenchModule, imports, providers, controllers: [ItemsController] };
 }
 
 async function main(): Promise<void> {

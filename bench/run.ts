@@ -42,7 +42,7 @@ const ADAPTERS = arg('adapters', 'express').split(',');
 const SELECTED = arg('variants', VARIANTS.join(',')).split(',') as Variant[];
 const DOWN = Number(arg('down', '0'));
 /** The peers are Express middlewares (apitally's NestJS integration too): on Fastify only bare and ours run. */
-const ON_FASTIFY: Variant[] = ['bare', 'nestjs-api-metrics'];
+const ON_FASTIFY: Variant[] = ['bare', 'noop-interceptor', 'nestjs-api-metrics'];
 
 const BODY = JSON.stringify(PAYLOAD);
 
@@ -178,7 +178,7 @@ async function throughput(sinkPort: number): Promise<void> {
 
 async function memory(): Promise<void> {
   const rows = [];
-  for (const variant of SELECTED.filter((v) => ON_FASTIFY.includes(v))) {
+  for (const variant of SELECTED.filter((v) => v === 'bare' || v === 'nestjs-api-metrics')) {
     // Port 9 (discard) on loopback: nothing listens, connections are refused, like a collector that is down.
     const { child, port } = await startProcess('app.js', [variant, ADAPTERS[0]!], { SINK_URL: 'http://127.0.0.1:9' });
     await load(port, 'POST', WARMUP);

@@ -1,5 +1,16 @@
 /** The benchmark's variants: bare NestJS, this library with everything on, and the peers. */
-export const VARIANTS = ['bare', 'nestjs-api-metrics', 'readmeio', 'moesif-nodejs', 'apitally'] as const;
+/**
+ * `noop-interceptor`: bare plus one global interceptor that only calls `next.handle()`, the floor of any design that
+ * captures through Nest's interceptor pipeline (as the module does).
+ */
+export const VARIANTS = [
+  'bare',
+  'noop-interceptor',
+  'nestjs-api-metrics',
+  'readmeio',
+  'moesif-nodejs',
+  'apitally',
+] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 /** ~1 KB of JSON, with the two fields the library's variant redacts (`$.user.password`, `$.card.number`). */

@@ -260,6 +260,27 @@ describe('Redactor.stringify (rules applied while serializing)', () => {
     assert.equal(JSON.stringify(input), before);
   });
 
+  it('copies only what it redacts: "__proto__" keys, holes, boxed strings, key case and shared objects', () => {
+    const r = redactor({ redactRequestBody: ['$.s[0]', '$.list[1].id'] });
+    const parsed = JSON.parse('{"__proto__":{"password":"p","keep":1},"a":1}') as object;
+    assert.equal(r.stringify(parsed, 'request'), `{"__proto__":{"password":"${R}","keep":1},"a":1}`);
+    assert.equal(Object.getPrototypeOf(parsed), Object.prototype);
+    // eslint-disable-next-line no-sparse-arrays
+    const holes = { list: [, { id: 1, Password: 'x' }, undefined] };
+    assert.equal(r.stringify(holes, 'request'), `{"list":[null,{"id":"${R}","Password":"${R}"},null]}`);
+    // A String object is written as a string: its characters are not keys.
+    assert.equal(r.stringify({ s: new String('ab') }, 'request'), '{"s":"ab"}');
+    const shared = { token: 't', n: 1 };
+    const doc = { a: shared, b: shared, c: { PASSWORD: 'p', TOKEN: 'q' } };
+    assert.equal(
+      r.stringify(doc, 'request'),
+      `{"a":{"token":"${R}","n":1},"b":{"token":"${R}","n":1},"c":{"PASSWORD":"${R}","TOKEN":"${R}"}}`,
+    );
+    assert.equal(shared.token, 't');
+    const untouched = { a: [1, { b: 2 }], when: new Date(0) };
+    assert.equal(r.stringify(untouched, 'request'), JSON.stringify(untouched));
+  });
+
   it('leaves slices, unions and negative indexes to jsonpath-plus (undefined), and "$" redacts everything', () => {
     assert.equal(redactor({ redactRequestBody: ['$.a[0:2]'] }).stringify({ a: [1] }, 'request'), undefined);
     assert.equal(redactor({ redactRequestBody: ['$.a[-1]'] }).stringify({ a: [1] }, 'request'), undefined);
