@@ -1,12 +1,12 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
-import { after, afterEach, before, describe, it, type TestContext } from 'node:test';
+import { before, describe, it, type TestContext } from 'node:test';
 import { MetricsService, type MetricsModuleOptions, type MetricsStats } from '../../src';
 import { ADAPTERS, startApp, type RunningApp } from '../support/adapters';
-import { watchUnexpectedErrors } from '../support/unexpected';
 import { Collector, type CollectorBehaviour } from '../support/collector';
 import { httpRequest } from '../support/http';
+import { appPerTest } from '../support/suite';
 import { testAppModule } from '../support/test-app';
 
 const REQUESTS = 20;
@@ -18,13 +18,11 @@ function assertCountsAddUp(stats: MetricsStats): void {
 
 for (const adapter of ADAPTERS) {
   describe(`delivery faults (${adapter})`, () => {
-    let collector: Collector;
-    let running: RunningApp | undefined;
-    const unexpected = watchUnexpectedErrors();
+    const suite = appPerTest();
     let baselineMs = 0;
 
-    async function start(options: MetricsModuleOptions = {}, baseUrl = collector.url): Promise<RunningApp> {
-      running = await startApp(
+    async function start(options: MetricsModuleOptions = {}, baseUrl = suite.collector.url): Promise<RunningApp> {
+      suite.running = await startApp(
         testAppModule(adapter, {
           apiKey: 'k',
           baseUrl,
@@ -36,7 +34,7 @@ for (const adapter of ADAPTERS) {
         }),
         adapter,
       );
-      return running;
+      return suite.running;
     }
 
     /** REQUESTS requests, 8 at a time; asserts every answer is right and returns how long they took. */
@@ -60,22 +58,12 @@ for (const adapter of ADAPTERS) {
     }
 
     before(async () => {
-      collector = await Collector.start();
       const app = await start();
       await load(app); // warm-up
       baselineMs = await load(app);
       await app.app.get(MetricsService).flush();
       await app.close();
-      running = undefined;
-    });
-    afterEach(async () => {
-      await running?.close();
-      running = undefined;
-      collector.reset();
-      assert.deepEqual(unexpected, [], 'no unhandled rejection or uncaught exception');
-    });
-    after(async () => {
-      await collector.close();
+      suite.running = undefined;
     });
 
     const failures: [string, CollectorBehaviour][] = [
@@ -85,7 +73,7 @@ for (const adapter of ADAPTERS) {
     ];
     for (const [name, behaviour] of failures) {
       it(`collector ${name}: answers stay right and fast, delivery retries then gives up, counts add up`, async (t) => {
-        collector.behaviour = behaviour;
+        suite.collector.behaviour = behaviour;
         const app = await start();
         assertNotSlowed(await load(app), t);
         const metrics = app.app.get(MetricsService);
@@ -113,7 +101,7 @@ for (const adapter of ADAPTERS) {
 
     it('collector recovering: queued records are delivered, nothing lost', async () => {
       let failuresLeft = 3;
-      collector.behaviour = (_c, res) => res.writeHead(failuresLeft-- > 0 ? 503 : 202).end();
+      suite.collector.behaviour = (_c, res) => res.writeHead(failuresLeft-- > 0 ? 503 : 202).end();
       const app = await start({ maxConcurrentRequests: 1 });
       await load(app);
       const metrics = app.app.get(MetricsService);
@@ -122,13 +110,13 @@ for (const adapter of ADAPTERS) {
       assert.equal(stats.sent, REQUESTS);
       assert.equal(stats.failed, 0);
       assert.equal(stats.retried, 3);
-      assert.equal(new Set(collector.records.map((r) => r._id)).size, REQUESTS);
+      assert.equal(new Set(suite.collector.records.map((r) => r._id)).size, REQUESTS);
       assertCountsAddUp(stats);
     });
 
     it('429 honours Retry-After', async () => {
       const times: number[] = [];
-      collector.behaviour = (_c, res) => {
+      suite.collector.behaviour = (_c, res) => {
         times.push(performance.now());
         if (times.length === 1) res.writeHead(429, { 'retry-after': '1' }).end();
         else res.writeHead(202).end();
@@ -143,31 +131,32 @@ for (const adapter of ADAPTERS) {
     });
 
     it('401 pauses delivery after one call; the app keeps running', async () => {
-      collector.behaviour = (_c, res) => res.writeHead(401).end();
+      suite.collector.behaviour = (_c, res) => res.writeHead(401).end();
       const app = await start({ maxConcurrentRequests: 1 });
       assertNotSlowed(await load(app));
       const metrics = app.app.get(MetricsService);
       await metrics.flush();
-      assert.equal(collector.calls.length, 1, 'no call after the key was rejected');
+      assert.equal(suite.collector.calls.length, 1, 'no call after the key was rejected');
       assert.equal(metrics.stats().failed, REQUESTS);
       assertCountsAddUp(metrics.stats());
     });
 
     it('413 splits the batch until the collector accepts it', async () => {
-      collector.behaviour = (call, res: ServerResponse) => res.writeHead(call.records.length > 1 ? 413 : 202).end();
+      suite.collector.behaviour = (call, res: ServerResponse) =>
+        res.writeHead(call.records.length > 1 ? 413 : 202).end();
       const app = await start({ bufferLength: 4, flushInterval: 60_000, maxConcurrentRequests: 1 });
       await Promise.all([1, 2, 3, 4].map((i) => httpRequest(`${app.url}/orders/${i}`)));
       const metrics = app.app.get(MetricsService);
       await metrics.flush();
       assert.equal(metrics.stats().sent, 4);
       assert.deepEqual(
-        collector.calls.map((c) => c.records.length),
+        suite.collector.calls.map((c) => c.records.length),
         [4, 2, 1, 1, 2, 1, 1],
       );
     });
 
     it('memory stays bounded: N >> maxQueueSize requests with the collector hanging', async (t) => {
-      collector.behaviour = () => undefined;
+      suite.collector.behaviour = () => undefined;
       const app = await start({ maxQueueSize: 50, maxConcurrentRequests: 1, timeout: 60_000 });
       const metrics = app.app.get(MetricsService);
       const gc = (globalThis as { gc?: () => void }).gc;
@@ -191,7 +180,7 @@ for (const adapter of ADAPTERS) {
     });
 
     it('maxQueueBytes bounds the queue by size too', async () => {
-      collector.behaviour = () => undefined;
+      suite.collector.behaviour = () => undefined;
       const app = await start({ maxQueueBytes: 10 * 1024, maxConcurrentRequests: 1, timeout: 60_000 });
       for (let i = 0; i < 30; i++) await httpRequest(`${app.url}/orders/${i}`);
       const stats = app.app.get(MetricsService).stats();

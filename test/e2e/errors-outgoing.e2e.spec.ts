@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { HttpModule, HttpService } from '@nestjs/axios';
 import {
   BadRequestException,
@@ -36,6 +36,7 @@ import { ADAPTERS, startApp, type AdapterName, type RunningApp } from '../suppor
 import { Collector } from '../support/collector';
 import { assertValidHar, header } from '../support/har';
 import { httpRequest } from '../support/http';
+import { appPerTest } from '../support/suite';
 
 /** Where the app's outgoing calls go: the app itself (set once it listens), or a closed port. */
 const targets = { self: '', closed: '' };
@@ -207,41 +208,33 @@ function entries(record: MetricsRecord) {
 
 for (const adapter of ADAPTERS) {
   describe(`errors and outgoing calls (${adapter})`, () => {
-    let collector: Collector;
-    let running: RunningApp | undefined;
+    const suite = appPerTest();
     let closedUrl: string;
 
     before(async () => {
-      collector = await Collector.start();
       const closed = await Collector.start();
       closedUrl = closed.url;
       await closed.close();
     });
-    afterEach(async () => {
-      await running?.close();
-      running = undefined;
-      collector.reset();
-    });
-    after(() => collector.close());
 
     async function start(
       options: Partial<MetricsModuleOptions> = {},
       name: AdapterName = adapter,
       extra: unknown[] = [],
     ) {
-      running = await startApp(
-        appModule({ apiKey: 'k', baseUrl: collector.url, bufferLength: 500, ...options }, extra),
+      suite.running = await startApp(
+        appModule({ apiKey: 'k', baseUrl: suite.collector.url, bufferLength: 500, ...options }, extra),
         name,
       );
-      targets.self = running.url;
+      targets.self = suite.running.url;
       targets.closed = closedUrl;
-      return running;
+      return suite.running;
     }
 
     async function flushRecords(): Promise<MetricsRecord[]> {
       await sleep(20);
-      await running!.app.get(MetricsService).flush();
-      return collector.records.filter((r) => !entries(r)[0]!.request.url.includes('/target/'));
+      await suite.running!.app.get(MetricsService).flush();
+      return suite.collector.records.filter((r) => !entries(r)[0]!.request.url.includes('/target/'));
     }
 
     it('reportError links errors to the request across awaits, RxJS and timers; ids known from the start', async () => {
@@ -367,14 +360,14 @@ for (const adapter of ADAPTERS) {
     });
 
     it('a filter from app.useGlobalFilters() keeps reporting guard errors and 404s with @ReportToMetrics()', async () => {
-      running = await startApp(
-        appModule({ apiKey: 'k', baseUrl: collector.url, bufferLength: 500 }),
+      suite.running = await startApp(
+        appModule({ apiKey: 'k', baseUrl: suite.collector.url, bufferLength: 500 }),
         adapter,
         (app) => {
           app.useGlobalFilters(new (appCatchAll(true))());
         },
       );
-      await assertOwnFilterAnswersAndErrorsAreReported(running);
+      await assertOwnFilterAnswersAndErrorsAreReported(suite.running);
     });
 
     it('outgoing calls: success, 4xx, 5xx, network error, timeout; linked and redacted', async () => {
@@ -413,7 +406,7 @@ for (const adapter of ADAPTERS) {
       assert.match(header(calls[0]!.request.headers, 'authorization') ?? '', /^sha512-/);
       assert.deepEqual(JSON.parse(calls[5]!.request.postData?.text ?? ''), { password: '[REDACTED]', a: 1 });
       assert.equal(
-        collector.calls
+        suite.collector.calls
           .map((c) => c.raw)
           .join()
           .match(/CANARYq\d/g),
@@ -430,7 +423,7 @@ for (const adapter of ADAPTERS) {
       const records = await flushRecords();
       const parent = records.find((r) => r._id === id)!;
       assert.equal(entries(parent).length, 1);
-      const late = collector.records.find((r) => entries(r)[0]!._parentId === id);
+      const late = suite.collector.records.find((r) => entries(r)[0]!._parentId === id);
       assert.ok(late, 'late call recorded');
       assert.equal(entries(late)[0]!._outgoing, true);
       assert.match(entries(late)[0]!.request.url, /\/target\/slow$/);

@@ -3,14 +3,14 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Injectable, Module } from '@nestjs/common';
 import { HarFileTransport, MetricsModule, MetricsService, type MetricsModuleOptions } from '../../src';
 import { ADAPTERS, startApp, type AdapterName, type RunningApp } from '../support/adapters';
-import { watchUnexpectedErrors } from '../support/unexpected';
 import { Collector } from '../support/collector';
 import { assertValidHar, entryOf } from '../support/har';
 import { httpRequest } from '../support/http';
+import { appPerTest } from '../support/suite';
 import { testAppModule, testGroup } from '../support/test-app';
 
 const API_KEY = 'project-api-key';
@@ -19,26 +19,14 @@ const harValidator = require('har-validator') as { har(data: unknown): Promise<u
 
 for (const adapter of ADAPTERS) {
   describe(`options (${adapter})`, () => {
-    let collector: Collector;
-    let running: RunningApp | undefined;
-    const unexpected = watchUnexpectedErrors();
-
-    before(async () => {
-      collector = await Collector.start();
-    });
-    afterEach(async () => {
-      await running?.close();
-      running = undefined;
-      collector.reset();
-      assert.deepEqual(unexpected, [], 'no unhandled rejection or uncaught exception');
-    });
-    after(async () => {
-      await collector.close();
-    });
+    const suite = appPerTest();
 
     async function start(options: MetricsModuleOptions, name: AdapterName = adapter): Promise<RunningApp> {
-      running = await startApp(testAppModule(name, { apiKey: API_KEY, baseUrl: collector.url, ...options }), name);
-      return running;
+      suite.running = await startApp(
+        testAppModule(name, { apiKey: API_KEY, baseUrl: suite.collector.url, ...options }),
+        name,
+      );
+      return suite.running;
     }
 
     it('allowedHttpHosts records only listed Host headers (port dropped, case-insensitive)', async () => {
@@ -48,7 +36,7 @@ for (const adapter of ADAPTERS) {
       }
       await app.app.get(MetricsService).flush();
       assert.deepEqual(
-        collector.records.map((r) => entryOf(r).request.url),
+        suite.collector.records.map((r) => entryOf(r).request.url),
         ['http://api.example.com:8443/orders/1', 'http://API.EXAMPLE.COM/orders/1'],
       );
     });
@@ -56,16 +44,16 @@ for (const adapter of ADAPTERS) {
     it('sends when bufferLength records are queued, without waiting for the interval', async () => {
       const app = await start({ bufferLength: 3, flushInterval: 60_000 });
       for (let i = 0; i < 3; i++) await httpRequest(`${app.url}/orders/${i}`);
-      await collector.waitForRecords(3, 3000);
-      assert.equal(collector.calls.length, 1);
-      assert.equal(collector.calls[0]?.records.length, 3);
+      await suite.collector.waitForRecords(3, 3000);
+      assert.equal(suite.collector.calls.length, 1);
+      assert.equal(suite.collector.calls[0]?.records.length, 3);
     });
 
     it('sends a partial batch after flushInterval', async () => {
       const app = await start({ bufferLength: 100, flushInterval: 150 });
       const sent = Date.now();
       await httpRequest(`${app.url}/orders/1`);
-      await collector.waitForRecords(1, 3000);
+      await suite.collector.waitForRecords(1, 3000);
       const waited = Date.now() - sent;
       assert.ok(waited >= 100 && waited < 1500, `delivered after ${waited} ms`);
     });
@@ -74,7 +62,7 @@ for (const adapter of ADAPTERS) {
       const app = await start({ developmentMode: true, serviceVersion: '2.4.1', tags: ['eu', 'canary'] });
       await httpRequest(`${app.url}/orders/1`);
       await app.app.get(MetricsService).flush();
-      const record = collector.records[0]!;
+      const record = suite.collector.records[0]!;
       assert.equal(record.development, true);
       assert.equal(entryOf(record)._serviceVersion, '2.4.1');
       assert.deepEqual(entryOf(record)._tags, ['eu', 'canary']);
@@ -83,7 +71,7 @@ for (const adapter of ADAPTERS) {
 
     it('backgroundWorkerMode false: the response completes only after its record was delivered', async () => {
       let deliveredAt: number;
-      collector.behaviour = (_call, res) => {
+      suite.collector.behaviour = (_call, res) => {
         deliveredAt = performance.now();
         setTimeout(() => res.writeHead(202).end(), 200);
       };
@@ -95,31 +83,31 @@ for (const adapter of ADAPTERS) {
         assert.ok(deliveredAt > started, `${path}: record delivered while the request was open`);
         assert.ok(res.ms >= 190, `${path}: response waited for delivery (${res.ms.toFixed(0)} ms)`);
       }
-      const statuses = collector.records.map((r) => entryOf(r).response.status);
+      const statuses = suite.collector.records.map((r) => entryOf(r).response.status);
       assert.deepEqual(statuses, [200, 404, 500, 200]);
-      const bodies = collector.records.map((r) => entryOf(r).response.content.text);
+      const bodies = suite.collector.records.map((r) => entryOf(r).response.content.text);
       assert.equal(bodies[0], '{"id":3,"item":"book"}');
       assert.match(bodies[1] ?? '', /Cannot GET \/nowhere/);
       assert.equal(bodies[3], 'hello text');
-      for (const record of collector.records) await assertValidHar(record);
+      for (const record of suite.collector.records) await assertValidHar(record);
     });
 
     it('keeps serving when the collector is down, and flush() still resolves', async () => {
       const down = await Collector.start();
       const downUrl = down.url;
       await down.close();
-      running = await startApp(
+      suite.running = await startApp(
         testAppModule(adapter, { apiKey: API_KEY, baseUrl: downUrl, bufferLength: 5, timeout: 500 }),
         adapter,
       );
       const results = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => httpRequest(`${running!.url}/orders/${i}`)),
+        Array.from({ length: 20 }, (_, i) => httpRequest(`${suite.running!.url}/orders/${i}`)),
       );
       assert.deepEqual(
         results.map((r) => r.status),
         Array(20).fill(200),
       );
-      const metrics = running.app.get(MetricsService);
+      const metrics = suite.running.app.get(MetricsService);
       await metrics.flush();
       const stats = metrics.stats();
       assert.equal(stats.captured, 20);
@@ -137,14 +125,14 @@ for (const adapter of ADAPTERS) {
         debug: (message: unknown, context?: string) => lines.push(`${context} ${String(message)}`),
         verbose: () => undefined,
       };
-      running = await startApp(
-        testAppModule(adapter, { apiKey: API_KEY, baseUrl: collector.url, debug: true }),
+      suite.running = await startApp(
+        testAppModule(adapter, { apiKey: API_KEY, baseUrl: suite.collector.url, debug: true }),
         adapter,
         undefined,
         logger,
       );
-      await httpRequest(`${running.url}/orders/5`);
-      await running.app.get(MetricsService).flush();
+      await httpRequest(`${suite.running.url}/orders/5`);
+      await suite.running.app.get(MetricsService).flush();
       assert.ok(
         lines.some((l) =>
           /^MetricsModule captured GET http:\/\/127\.0\.0\.1:\d+\/orders\/5 -> 200 \(\d+\.\d+ ms\)$/.test(l),
@@ -159,7 +147,7 @@ for (const adapter of ADAPTERS) {
 
     it('a throwing group function or transport never reaches the app', async () => {
       let sendCalls = 0;
-      running = await startApp(
+      suite.running = await startApp(
         testAppModule(adapter, {
           group: (req: { url?: string }) => {
             if (String(req.url).includes('n=13')) throw new Error('group blew up');
@@ -175,8 +163,9 @@ for (const adapter of ADAPTERS) {
         }),
         adapter,
       );
-      for (const n of [12, 13, 14]) assert.equal((await httpRequest(`${running.url}/misc/header?n=${n}`)).status, 200);
-      const metrics = running.app.get(MetricsService);
+      for (const n of [12, 13, 14])
+        assert.equal((await httpRequest(`${suite.running.url}/misc/header?n=${n}`)).status, 200);
+      const metrics = suite.running.app.get(MetricsService);
       await metrics.flush();
       const stats = metrics.stats();
       assert.equal(stats.captured, 2, 'the exchange whose group fn threw is not recorded');
@@ -198,7 +187,7 @@ for (const adapter of ADAPTERS) {
       const metrics = app.app.get(MetricsService);
       await metrics.flush();
       assert.deepEqual(
-        collector.records.map((r) => [r.group.label, entryOf(r).request.url.replace(app.url, '')]),
+        suite.collector.records.map((r) => [r.group.label, entryOf(r).request.url.replace(app.url, '')]),
         [
           ['Label 1', '/misc/header?n=1'],
           ['Label 4', '/misc/header?n=4'],
@@ -210,7 +199,7 @@ for (const adapter of ADAPTERS) {
     it('forRootAsync takes options from an injected provider', async () => {
       @Injectable()
       class MetricsConfig {
-        readonly collectorUrl = collector.url;
+        readonly collectorUrl = suite.collector.url;
       }
       @Module({ providers: [MetricsConfig], exports: [MetricsConfig] })
       class ConfigModule {}
@@ -229,27 +218,27 @@ for (const adapter of ADAPTERS) {
         controllers: [testAppModule(adapter, {}).controllers![0]!],
       })
       class AsyncAppModule {}
-      running = await startApp(AsyncAppModule, adapter);
-      await httpRequest(`${running.url}/orders/1`);
-      await running.app.get(MetricsService).flush();
-      assert.equal(collector.records.length, 1);
+      suite.running = await startApp(AsyncAppModule, adapter);
+      await httpRequest(`${suite.running.url}/orders/1`);
+      await suite.running.app.get(MetricsService).flush();
+      assert.equal(suite.collector.records.length, 1);
     });
 
     it('HarFileTransport writes a HAR 1.2 file that is valid JSON after every flush', async () => {
       const dir = await mkdtemp(join(tmpdir(), 'metrics-har-'));
       try {
         const path = join(dir, 'nested', 'api-metrics.har');
-        running = await startApp(
+        suite.running = await startApp(
           testAppModule(adapter, { transport: new HarFileTransport({ path }), bufferLength: 100 }),
           adapter,
         );
-        const metrics = running.app.get(MetricsService);
-        await httpRequest(`${running.url}/orders/1`);
+        const metrics = suite.running.app.get(MetricsService);
+        await httpRequest(`${suite.running.url}/orders/1`);
         await metrics.flush();
         const first = JSON.parse(await readFile(path, 'utf8'));
         assert.equal(first.log.entries.length, 1);
-        await httpRequest(`${running.url}/orders/2`);
-        await httpRequest(`${running.url}/nowhere`);
+        await httpRequest(`${suite.running.url}/orders/2`);
+        await httpRequest(`${suite.running.url}/nowhere`);
         await metrics.flush();
         const second = JSON.parse(await readFile(path, 'utf8'));
         assert.equal(second.log.version, '1.2');
@@ -260,8 +249,8 @@ for (const adapter of ADAPTERS) {
         assert.match(second.log.entries[0]._group.id, /^sha512-/);
         await harValidator.har(second);
       } finally {
-        await running?.close();
-        running = undefined;
+        await suite.running?.close();
+        suite.running = undefined;
         await rm(dir, { recursive: true, force: true });
       }
     });

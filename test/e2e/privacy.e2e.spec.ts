@@ -1,12 +1,12 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Body, Controller, Get, Header, HttpCode, Module, Post, Res, type DynamicModule } from '@nestjs/common';
 import { MetricsModule, MetricsService, type MetricsModuleOptions } from '../../src';
-import { ADAPTERS, startApp, type AdapterName, type RunningApp } from '../support/adapters';
-import { Collector } from '../support/collector';
+import { ADAPTERS, startApp, type AdapterName } from '../support/adapters';
 import { assertValidHar, entryOf, header } from '../support/har';
 import { httpRequest } from '../support/http';
+import { appPerTest } from '../support/suite';
 
 const CANARY = (n: string) => `CANARY${n}x7q`;
 
@@ -45,24 +45,14 @@ function privacyModule(options: MetricsModuleOptions): DynamicModule {
 
 for (const adapter of ADAPTERS) {
   describe(`privacy (${adapter})`, () => {
-    let collector: Collector;
-    let running: RunningApp | undefined;
-
-    before(async () => {
-      collector = await Collector.start();
-    });
-    afterEach(async () => {
-      await running?.close();
-      running = undefined;
-      collector.reset();
+    const suite = appPerTest(() => {
       seen.bodies.length = 0;
       seen.returned.length = 0;
     });
-    after(() => collector.close());
 
     async function start(options: MetricsModuleOptions, name: AdapterName = adapter) {
-      running = await startApp(privacyModule({ apiKey: 'k', baseUrl: collector.url, ...options }), name);
-      return running;
+      suite.running = await startApp(privacyModule({ apiKey: 'k', baseUrl: suite.collector.url, ...options }), name);
+      return suite.running;
     }
 
     it('no canary secret leaves the server, from any location; neighbours stay intact', async () => {
@@ -108,14 +98,14 @@ for (const adapter of ADAPTERS) {
       assert.equal((seen.bodies[0] as typeof json).card.number, CANARY('I'));
       assert.equal((seen.returned[0] as { refresh_token: string }).refresh_token, CANARY('P'));
 
-      const shipped = collector.calls.map((c) => c.raw).join('\n');
+      const shipped = suite.collector.calls.map((c) => c.raw).join('\n');
       const leaks = shipped.match(/CANARY\w+x7q/g);
       assert.equal(leaks, null, `leaked: ${leaks?.join(', ')}`);
       for (const neighbour of ['hello', 'Ann', 'A1', 'EUR', 'page', 'Bob', 'fine', 'lang', 'visible']) {
         assert.ok(shipped.includes(neighbour), `${neighbour} kept`);
       }
 
-      const [jsonEntry, formEntry, notFoundEntry] = collector.records.map(entryOf);
+      const [jsonEntry, formEntry, notFoundEntry] = suite.collector.records.map(entryOf);
       assert.deepEqual(jsonEntry!.request.queryString, [
         { name: 'token', value: '[REDACTED]' },
         { name: 'TOKEN', value: '[REDACTED]' },
@@ -141,7 +131,7 @@ for (const adapter of ADAPTERS) {
         notFoundEntry!.response.content.text ?? '',
         /Cannot GET \/nowhere\?access_token=%5BREDACTED%5D&lang=en/,
       );
-      for (const record of collector.records) await assertValidHar(record);
+      for (const record of suite.collector.records) await assertValidHar(record);
     });
 
     it('allowlist keeps only what it lists, everywhere', async () => {
@@ -153,13 +143,13 @@ for (const adapter of ADAPTERS) {
       });
       await app.app.get(MetricsService).flush();
       assert.equal(
-        collector.calls
+        suite.collector.calls
           .map((c) => c.raw)
           .join()
           .match(/CANARY\w+x7q/g),
         null,
       );
-      const entry = entryOf(collector.records[0]!);
+      const entry = entryOf(suite.collector.records[0]!);
       assert.deepEqual(JSON.parse(entry.request.postData?.text ?? ''), { note: 'hello', other: '[REDACTED]' });
       assert.equal(header(entry.request.headers, 'content-type'), 'application/json');
       assert.equal(header(entry.request.headers, 'x-custom'), '[REDACTED]');
