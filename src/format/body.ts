@@ -37,7 +37,7 @@ export const EMPTY_BODY: SerializedBody = { text: '', size: 0 };
  * Serializes what a handler returned the way Nest's platforms send it: objects as JSON, strings as they are,
  * binary as base64 (or, with `binaryAsJson`, as JSON: Nest's Express adapter sends every object, Buffers included,
  * through `res.json`). Streams are never read (they belong to the client). Values JSON cannot represent (cycles,
- * BigInt) are marked, never thrown. `stringify` turns an object into JSON (the redactor's one-pass serializer).
+ * BigInt) are marked, never thrown. `stringify` turns an object into JSON (the redactor's serializer).
  */
 export function serializeBody(
   value: unknown,

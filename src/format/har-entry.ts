@@ -139,8 +139,8 @@ export function redactUrlEcho(text: string, originalUrl: string, redactedUrl: st
 }
 
 /**
- * Serializes a body as the platform sent it, redacted. Objects sent as JSON are redacted while they are serialized
- * (one pass); JSON text, and rules only jsonpath-plus can apply, go through parse-redact-serialize.
+ * Serializes a body as the platform sent it, redacted. Objects sent as JSON are redacted without a parse (see
+ * Redactor.stringify); JSON text, and rules only jsonpath-plus can apply, go through parse-redact-serialize.
  */
 function serializeRedacted(
   value: unknown,

@@ -59,7 +59,7 @@ function simpleSteps(expression: string): PathStep[] | undefined {
 
 /** A validated JSONPath expression, ready to apply. */
 export class CompiledJsonPath {
-  /** Set when the path is simple enough to be applied while serializing (see Redactor.stringify). */
+  /** Set when the path is simple enough to be applied without jsonpath-plus (see Redactor.stringify). */
   readonly steps?: readonly PathStep[];
 
   /**

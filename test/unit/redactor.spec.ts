@@ -191,7 +191,7 @@ describe('JSONPath validation', () => {
   });
 });
 
-describe('Redactor.stringify (rules applied while serializing)', () => {
+describe('Redactor.stringify (rules applied to the JSON form, without a parse)', () => {
   /** The reference: serialize, parse a private copy, redact it with jsonpath-plus, serialize again. */
   function reference(r: Redactor, doc: unknown): string {
     return JSON.stringify(r.body(JSON.parse(JSON.stringify(doc)) as unknown, 'request').value);
