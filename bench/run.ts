@@ -7,14 +7,19 @@
  *                    [--variants bare,nestjs-api-metrics,...] [--down 60]
  *
  * --down N: the memory figure instead: N seconds at saturation with the collector down, RSS sampled.
+ * --latency R: added latency instead of throughput: R req/s evenly paced over 8 connections, each request timed
+ *   to the microsecond from when it was due (autocannon counts whole ms, and its rate limit sends in bursts).
  * Prints a table and writes it as JSON to bench/results/.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { Agent, request } from 'node:http';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PAYLOAD, VARIANTS, type Variant } from './variants';
 
 const ROOT = join(__dirname, '..', '..');
@@ -41,6 +46,7 @@ const CONNECTIONS = Number(arg('connections', '32'));
 const ADAPTERS = arg('adapters', 'express').split(',');
 const SELECTED = arg('variants', VARIANTS.join(',')).split(',') as Variant[];
 const DOWN = Number(arg('down', '0'));
+const LATENCY_RATE = Number(arg('latency', '0'));
 /** The peers are Express middlewares (apitally's NestJS integration too): on Fastify only bare and ours run. */
 const ON_FASTIFY: Variant[] = ['bare', 'noop-interceptor', 'nestjs-api-metrics'];
 
@@ -85,15 +91,61 @@ function rssMiB(pid: number): number {
   return kb / 1024;
 }
 
+const HEADERS = { 'content-type': 'application/json', 'x-api-key': 'bench-user-key' };
+
 function load(port: number, method: 'GET' | 'POST', seconds: number): Promise<AutocannonResult> {
   return autocannon({
     url: `http://127.0.0.1:${port}/items`,
     method,
     connections: CONNECTIONS,
     duration: seconds,
-    headers: { 'content-type': 'application/json', 'x-api-key': 'bench-user-key' },
+    headers: HEADERS,
     ...(method === 'POST' && { body: BODY }),
   });
+}
+
+/**
+ * `rate` requests a second, evenly paced over 8 keep-alive connections, each timed to the microsecond from the moment
+ * it was due (a late answer delays the next request, and that delay counts: no coordinated omission). p50/p99 in ms.
+ */
+async function paced(
+  port: number,
+  method: 'GET' | 'POST',
+  seconds: number,
+  rate: number,
+): Promise<{ p50: number; p99: number; rps: number }> {
+  const connections = 8;
+  const interval = (1000 * connections) / rate;
+  const perConnection = Math.ceil((seconds * rate) / connections);
+  const agent = new Agent({ keepAlive: true, maxSockets: connections });
+  const times: number[] = [];
+  const begin = performance.now();
+  const send = () =>
+    new Promise<void>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/items', method, agent, headers: HEADERS }, (res) => {
+        res.on('error', reject).on('end', resolve).resume();
+      });
+      req.on('error', reject).end(method === 'POST' ? BODY : undefined);
+    });
+  try {
+    await Promise.all(
+      Array.from({ length: connections }, async (_, c) => {
+        const offset = (c * interval) / connections; // the connections take turns
+        for (let i = 0; i < perConnection; i++) {
+          const due = begin + offset + i * interval;
+          await sleep(Math.max(0, due - performance.now()));
+          await send();
+          times.push(performance.now() - due);
+        }
+      }),
+    );
+  } finally {
+    agent.destroy();
+  }
+  const elapsed = (performance.now() - begin) / 1000;
+  times.sort((a, b) => a - b);
+  const at = (q: number) => Number((times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? NaN).toFixed(2));
+  return { p50: at(0.5), p99: at(0.99), rps: times.length / elapsed };
 }
 
 async function sinkStats(port: number): Promise<{ records: number; recordsWithBodies: number; calls: number }> {
@@ -176,6 +228,48 @@ async function throughput(sinkPort: number): Promise<void> {
   report('throughput', rows);
 }
 
+async function latency(sinkPort: number): Promise<void> {
+  const samples = new Map<string, { p50: number; p99: number; added: number; rps: number }[]>();
+  for (const adapter of ADAPTERS) {
+    const variants = SELECTED.filter((v) => v !== 'bare' && (adapter === 'express' || ON_FASTIFY.includes(v)));
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const method of ['GET', 'POST'] as const) {
+        let bareP99 = NaN;
+        for (const variant of ['bare' as Variant, ...variants]) {
+          const { child, port } = await startProcess('app.js', [variant, adapter], {
+            SINK_URL: `http://127.0.0.1:${sinkPort}`,
+          });
+          await paced(port, method, WARMUP, LATENCY_RATE);
+          const timed = await paced(port, method, DURATION, LATENCY_RATE);
+          await stopProcess(child);
+          if (variant === 'bare') bareP99 = timed.p99;
+          const key = `${adapter} ${method} ${variant}`;
+          const sample = { ...timed, added: timed.p99 - bareP99 };
+          samples.set(key, [...(samples.get(key) ?? []), sample]);
+          process.stderr.write(
+            `round ${round} ${key}: p50 ${timed.p50} ms, p99 ${timed.p99} ms (+${sample.added.toFixed(2)}), ` +
+              `load ${sample.rps.toFixed(0)} req/s\n`,
+          );
+        }
+      }
+    }
+  }
+  const rows = [...samples.entries()].map(([key, list]) => {
+    const [adapter, method, variant] = key.split(' ');
+    return {
+      adapter,
+      method,
+      variant,
+      rate: LATENCY_RATE,
+      rps: Math.round(median(list.map((s) => s.rps))),
+      p50: median(list.map((s) => s.p50)),
+      p99: median(list.map((s) => s.p99)),
+      addedP99: Number(median(list.map((s) => s.added)).toFixed(2)),
+    };
+  });
+  report('latency', rows);
+}
+
 async function memory(): Promise<void> {
   const rows = [];
   for (const variant of SELECTED.filter((v) => v === 'bare' || v === 'nestjs-api-metrics')) {
@@ -218,7 +312,7 @@ async function main(): Promise<void> {
   if (DOWN > 0) return memory();
   const sink = await startProcess('sink.js', [], {});
   try {
-    await throughput(sink.port);
+    await (LATENCY_RATE > 0 ? latency(sink.port) : throughput(sink.port));
   } finally {
     await stopProcess(sink.child);
   }

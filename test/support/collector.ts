@@ -10,6 +10,8 @@ export interface ReceivedCall {
   headers: IncomingMessage['headers'];
   raw: string;
   records: MetricsRecord[];
+  /** performance.now() when the call's head arrived. */
+  receivedAt: number;
 }
 
 /** What the collector answers; the default accepts everything with 202. */
@@ -34,6 +36,7 @@ export class Collector {
   /** With `tls` (key and certificate), the collector speaks HTTPS. */
   static async start(tls?: { key: Buffer; cert: Buffer }): Promise<Collector> {
     const handle = (req: IncomingMessage, res: ServerResponse) => {
+      const receivedAt = performance.now();
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -44,7 +47,7 @@ export class Collector {
         } catch {
           // kept as raw; a test asserting on records will fail
         }
-        const call = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, raw, records };
+        const call = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, raw, records, receivedAt };
         collector.calls.push(call);
         collector.behaviour(call, res);
         collector.waiters.forEach((w) => w());
