@@ -152,7 +152,12 @@ async function sinkStats(port: number): Promise<{ records: number; recordsWithBo
   return (await (await fetch(`http://127.0.0.1:${port}/stats`)).json()) as never;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  if (!sorted.length) return NaN;
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
 
 interface Sample {
   rps: number;
