@@ -7,8 +7,9 @@
  *                    [--variants bare,nestjs-api-metrics,...] [--down 60]
  *
  * --down N: the memory figure instead: N seconds at saturation with the collector down, RSS sampled.
- * --latency R: added latency instead of throughput: R req/s evenly paced over 8 connections, each request timed
- *   to the microsecond from when it was due (autocannon counts whole ms, and its rate limit sends in bursts).
+ * --latency R: added latency instead of throughput: R req/s evenly paced over 8 keep-alive connections (opened
+ *   during the warm-up), each request timed to the microsecond from when it was due (autocannon counts whole ms,
+ *   and its rate limit sends in bursts).
  * Prints a table and writes it as JSON to bench/results/.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -105,19 +106,20 @@ function load(port: number, method: 'GET' | 'POST', seconds: number): Promise<Au
 }
 
 /**
- * `rate` requests a second, evenly paced over 8 keep-alive connections, each timed to the microsecond from the moment
- * it was due (a late answer delays the next request, and that delay counts: no coordinated omission). p50/p99 in ms.
+ * `rate` requests a second, evenly paced over the agent's keep-alive connections, each timed to the microsecond from
+ * the moment it was due (a late answer delays the next request, and that delay counts: no coordinated omission).
+ * The warm-up and the measured run share the agent, so connection set-up is not measured. p50/p99 in ms.
  */
 async function paced(
+  agent: Agent,
   port: number,
   method: 'GET' | 'POST',
   seconds: number,
   rate: number,
 ): Promise<{ p50: number; p99: number; rps: number }> {
-  const connections = 8;
+  const connections = agent.maxSockets;
   const interval = (1000 * connections) / rate;
   const perConnection = Math.ceil((seconds * rate) / connections);
-  const agent = new Agent({ keepAlive: true, maxSockets: connections });
   const times: number[] = [];
   const begin = performance.now();
   const send = () =>
@@ -125,23 +127,20 @@ async function paced(
       const req = request({ host: '127.0.0.1', port, path: '/items', method, agent, headers: HEADERS }, (res) => {
         res.on('error', reject).on('end', resolve).resume();
       });
+      req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
       req.on('error', reject).end(method === 'POST' ? BODY : undefined);
     });
-  try {
-    await Promise.all(
-      Array.from({ length: connections }, async (_, c) => {
-        const offset = (c * interval) / connections; // the connections take turns
-        for (let i = 0; i < perConnection; i++) {
-          const due = begin + offset + i * interval;
-          await sleep(Math.max(0, due - performance.now()));
-          await send();
-          times.push(performance.now() - due);
-        }
-      }),
-    );
-  } finally {
-    agent.destroy();
-  }
+  await Promise.all(
+    Array.from({ length: connections }, async (_, c) => {
+      const offset = (c * interval) / connections; // the connections take turns
+      for (let i = 0; i < perConnection; i++) {
+        const due = begin + offset + i * interval;
+        await sleep(Math.max(0, due - performance.now()));
+        await send();
+        times.push(performance.now() - due);
+      }
+    }),
+  );
   const elapsed = (performance.now() - begin) / 1000;
   times.sort((a, b) => a - b);
   const at = (q: number) => Number((times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? NaN).toFixed(2));
@@ -244,9 +243,15 @@ async function latency(sinkPort: number): Promise<void> {
           const { child, port } = await startProcess('app.js', [variant, adapter], {
             SINK_URL: `http://127.0.0.1:${sinkPort}`,
           });
-          await paced(port, method, WARMUP, LATENCY_RATE);
-          const timed = await paced(port, method, DURATION, LATENCY_RATE);
-          await stopProcess(child);
+          const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+          let timed: Awaited<ReturnType<typeof paced>>;
+          try {
+            await paced(agent, port, method, WARMUP, LATENCY_RATE);
+            timed = await paced(agent, port, method, DURATION, LATENCY_RATE);
+          } finally {
+            agent.destroy();
+            await stopProcess(child);
+          }
           if (variant === 'bare') bareP99 = timed.p99;
           const key = `${adapter} ${method} ${variant}`;
           const sample = { ...timed, added: timed.p99 - bareP99 };
