@@ -143,9 +143,10 @@ export class Redactor {
   /**
    * Serializes a body the app handed to its platform (an object, a Buffer sent as JSON…) as redacted JSON. One walk
    * over the JSON form (after `toJSON`) finds what the rules redact; only the objects on the way to a redacted value
-   * are copied, and native `JSON.stringify` writes the result (cheaper than a replacer function, which V8 calls
-   * for every value), and nothing of the caller's is mutated. Undefined when a rule needs jsonpath-plus (slices, unions, negative indexes):
-   * the caller then serializes, parses a private copy and uses `body()`. Throws what `JSON.stringify` throws.
+   * are copied, and native `JSON.stringify` writes the result (cheaper than a replacer function, which V8 calls for
+   * every value); nothing of the caller's is mutated. Undefined when a rule needs jsonpath-plus (slices, unions,
+   * negative indexes): the caller then serializes, parses a private copy and uses `body()`. Throws what
+   * `JSON.stringify` throws.
    */
   stringify(value: object, kind: BodyKind): string | undefined {
     const paths = this.pathSteps[kind];
@@ -179,14 +180,13 @@ export class Redactor {
     // Values in one call: reading each key back would be a slow keyed lookup per property.
     const values = isArray ? (node as unknown[]) : Object.values(node);
     const length = keys ? keys.length : values.length;
-    const source = node as Record<string, unknown>;
     const deep = this.deepKeys.size > 0;
     let copy: Record<string, unknown> | undefined;
     for (let i = 0; i < length; i++) {
       // Array indexes only matter to JSONPath steps; most arrays are walked for the keys deeper down.
       const key = keys ? (keys[i] as string) : states.length ? String(i) : '';
       const original = values[i];
-      const child = jsonForm(original, key);
+      const child = jsonForm(original, keys ? key : i);
       let replacement: unknown = UNCHANGED;
       if (keys) {
         // Properties JSON leaves out stay out: a redacted value must not make them appear.
@@ -218,7 +218,7 @@ export class Redactor {
       }
       if (replacement !== UNCHANGED && !copy) {
         copy = (isArray ? (node as unknown[]).slice(0, i) : {}) as Record<string, unknown>;
-        if (keys) for (let j = 0; j < i; j++) setOwn(copy, keys[j] as string, source[keys[j] as string]);
+        if (keys) for (let j = 0; j < i; j++) setOwn(copy, keys[j] as string, values[j]);
       }
       if (copy) setOwn(copy, keys ? key : i, replacement === UNCHANGED ? original : replacement);
     }
@@ -303,10 +303,10 @@ function setOwn(target: Record<string, unknown>, key: string | number, value: un
 }
 
 /** What JSON.stringify serializes in place of a value: the result of its `toJSON(key)` when it has one. */
-function jsonForm(value: unknown, key: string): unknown {
+function jsonForm(value: unknown, key: string | number): unknown {
   if ((typeof value === 'object' && value !== null) || typeof value === 'bigint') {
     const toJSON = (value as { toJSON?: unknown }).toJSON;
-    if (typeof toJSON === 'function') return (toJSON as (key: string) => unknown).call(value, key);
+    if (typeof toJSON === 'function') return (toJSON as (key: string) => unknown).call(value, String(key));
   }
   return value;
 }

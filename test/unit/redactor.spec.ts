@@ -277,6 +277,9 @@ describe('Redactor.stringify (rules applied to the JSON form, without a parse)',
       `{"a":{"token":"${R}","n":1},"b":{"token":"${R}","n":1},"c":{"PASSWORD":"${R}","TOKEN":"${R}"}}`,
     );
     assert.equal(shared.token, 't');
+    // toJSON gets its key, as JSON.stringify gives it (an array element's index as a string).
+    const keyed = { other: [{ toJSON: (k: string) => ({ k, token: 't' }) }] };
+    assert.equal(r.stringify(keyed, 'request'), `{"other":[{"k":"0","token":"${R}"}]}`);
     const untouched = { a: [1, { b: 2 }], when: new Date(0) };
     assert.equal(r.stringify(untouched, 'request'), JSON.stringify(untouched));
   });
