@@ -169,114 +169,119 @@ interface Sample {
   recordsWithBodies: number;
 }
 
-async function throughput(sinkPort: number): Promise<void> {
-  const samples = new Map<string, Sample[]>();
-  for (const adapter of ADAPTERS) {
-    const variants = SELECTED.filter((v) => adapter === 'express' || ON_FASTIFY.includes(v));
-    for (let round = 1; round <= ROUNDS; round++) {
-      for (const method of ['GET', 'POST'] as const) {
-        let bareRps = NaN;
-        // bare first in every round, so each ratio compares with the same round's bare
-        for (const variant of ['bare' as Variant, ...variants.filter((v) => v !== 'bare')]) {
-          await fetch(`http://127.0.0.1:${sinkPort}/reset`, { method: 'POST' });
-          const { child, port } = await startProcess('app.js', [variant, adapter], {
-            SINK_URL: `http://127.0.0.1:${sinkPort}`,
-          });
-          const warm = await load(port, method, WARMUP);
-          const result = await load(port, method, DURATION);
-          const rss = rssMiB(child.pid!);
-          await stopProcess(child); // flushes what is queued (enableShutdownHooks)
-          const sink = await sinkStats(sinkPort);
-          if (variant === 'bare') bareRps = result.requests.average;
-          const sample: Sample = {
-            rps: result.requests.average,
-            p50: result.latency.p50,
-            p99: result.latency.p99,
-            rss,
-            ratio: result.requests.average / bareRps,
-            answered: warm['2xx'] + result['2xx'],
-            records: sink.records,
-            recordsWithBodies: sink.recordsWithBodies,
-          };
-          const key = `${adapter} ${method} ${variant}`;
-          samples.set(key, [...(samples.get(key) ?? []), sample]);
-          process.stderr.write(
-            `round ${round} ${key}: ${sample.rps.toFixed(0)} req/s (x${sample.ratio.toFixed(2)}), p99 ${sample.p99} ms, ` +
-              `RSS ${rss.toFixed(0)} MiB, errors ${result.errors + result.non2xx}` +
-              (variant === 'nestjs-api-metrics' ? `, records ${sink.records}/${sample.answered}` : '') +
-              '\n',
-          );
-        }
-      }
-    }
-  }
-  const rows = [...samples.entries()].map(([key, list]) => {
-    const [adapter, method, variant] = key.split(' ');
-    return {
-      adapter,
-      method,
-      variant,
-      rps: Math.round(median(list.map((s) => s.rps))),
-      ratio: Number(median(list.map((s) => s.ratio)).toFixed(2)),
-      p50: median(list.map((s) => s.p50)),
-      p99: median(list.map((s) => s.p99)),
-      rssMiB: Math.round(median(list.map((s) => s.rss))),
-      ...(variant === 'nestjs-api-metrics' && {
-        recordsPerRequest: Number(median(list.map((s) => s.records / s.answered)).toFixed(3)),
-        recordsWithBodiesPerRecord: Number(
-          median(list.map((s) => s.recordsWithBodies / Math.max(1, s.records))).toFixed(3),
-        ),
-      }),
-    };
-  });
-  report('throughput', rows);
+interface Measured<S> {
+  adapter: string;
+  method: 'GET' | 'POST';
+  variant: Variant;
+  samples: S[];
 }
 
-async function latency(sinkPort: number): Promise<void> {
-  const samples = new Map<string, { p50: number; p99: number; added: number; rps: number }[]>();
+/**
+ * Measures every selected variant on every adapter, GET and POST, over ROUNDS rounds. Bare goes first in every
+ * round, and `measure` gets bare's sample from that same round to compare with. The peers run on Express only.
+ */
+async function interleaved<S>(
+  measure: (adapter: string, method: 'GET' | 'POST', variant: Variant, bare: S | undefined) => Promise<S>,
+  describe: (sample: S) => string,
+): Promise<Measured<S>[]> {
+  const measured = new Map<string, Measured<S>>();
   for (const adapter of ADAPTERS) {
     const variants = SELECTED.filter((v) => v !== 'bare' && (adapter === 'express' || ON_FASTIFY.includes(v)));
     for (let round = 1; round <= ROUNDS; round++) {
       for (const method of ['GET', 'POST'] as const) {
-        let bareP99 = NaN;
+        let bare: S | undefined;
         for (const variant of ['bare' as Variant, ...variants]) {
-          const { child, port } = await startProcess('app.js', [variant, adapter], {
-            SINK_URL: `http://127.0.0.1:${sinkPort}`,
-          });
-          const agent = new Agent({ keepAlive: true, maxSockets: 8 });
-          let timed: Awaited<ReturnType<typeof paced>>;
-          try {
-            await paced(agent, port, method, WARMUP, LATENCY_RATE);
-            timed = await paced(agent, port, method, DURATION, LATENCY_RATE);
-          } finally {
-            agent.destroy();
-            await stopProcess(child);
-          }
-          if (variant === 'bare') bareP99 = timed.p99;
+          const sample = await measure(adapter, method, variant, bare);
+          if (variant === 'bare') bare = sample;
           const key = `${adapter} ${method} ${variant}`;
-          const sample = { ...timed, added: timed.p99 - bareP99 };
-          samples.set(key, [...(samples.get(key) ?? []), sample]);
-          process.stderr.write(
-            `round ${round} ${key}: p50 ${timed.p50} ms, p99 ${timed.p99} ms (+${sample.added.toFixed(2)}), ` +
-              `load ${sample.rps.toFixed(0)} req/s\n`,
-          );
+          if (!measured.has(key)) measured.set(key, { adapter, method, variant, samples: [] });
+          measured.get(key)!.samples.push(sample);
+          process.stderr.write(`round ${round} ${key}: ${describe(sample)}\n`);
         }
       }
     }
   }
-  const rows = [...samples.entries()].map(([key, list]) => {
-    const [adapter, method, variant] = key.split(' ');
-    return {
-      adapter,
-      method,
-      variant,
-      rate: LATENCY_RATE,
-      rps: Math.round(median(list.map((s) => s.rps))),
-      p50: median(list.map((s) => s.p50)),
-      p99: median(list.map((s) => s.p99)),
-      addedP99: Number(median(list.map((s) => s.added)).toFixed(2)),
-    };
-  });
+  return [...measured.values()];
+}
+
+async function throughput(sinkPort: number): Promise<void> {
+  const measured = await interleaved<Sample & { variant: Variant; errors: number }>(
+    async (adapter, method, variant, bare) => {
+      await fetch(`http://127.0.0.1:${sinkPort}/reset`, { method: 'POST' });
+      const { child, port } = await startProcess('app.js', [variant, adapter], {
+        SINK_URL: `http://127.0.0.1:${sinkPort}`,
+      });
+      const warm = await load(port, method, WARMUP);
+      const result = await load(port, method, DURATION);
+      const rss = rssMiB(child.pid!);
+      await stopProcess(child); // flushes what is queued (enableShutdownHooks)
+      const sink = await sinkStats(sinkPort);
+      const rps = result.requests.average;
+      return {
+        variant,
+        rps,
+        p50: result.latency.p50,
+        p99: result.latency.p99,
+        rss,
+        ratio: rps / (bare?.rps ?? rps),
+        answered: warm['2xx'] + result['2xx'],
+        records: sink.records,
+        recordsWithBodies: sink.recordsWithBodies,
+        errors: result.errors + result.non2xx,
+      };
+    },
+    (s) =>
+      `${s.rps.toFixed(0)} req/s (x${s.ratio.toFixed(2)}), p99 ${s.p99} ms, RSS ${s.rss.toFixed(0)} MiB, ` +
+      `errors ${s.errors}` +
+      (s.variant === 'nestjs-api-metrics' ? `, records ${s.records}/${s.answered}` : ''),
+  );
+  const rows = measured.map(({ adapter, method, variant, samples: list }) => ({
+    adapter,
+    method,
+    variant,
+    rps: Math.round(median(list.map((s) => s.rps))),
+    ratio: Number(median(list.map((s) => s.ratio)).toFixed(2)),
+    p50: median(list.map((s) => s.p50)),
+    p99: median(list.map((s) => s.p99)),
+    rssMiB: Math.round(median(list.map((s) => s.rss))),
+    ...(variant === 'nestjs-api-metrics' && {
+      recordsPerRequest: Number(median(list.map((s) => s.records / s.answered)).toFixed(3)),
+      recordsWithBodiesPerRecord: Number(
+        median(list.map((s) => s.recordsWithBodies / Math.max(1, s.records))).toFixed(3),
+      ),
+    }),
+  }));
+  report('throughput', rows);
+}
+
+async function latency(sinkPort: number): Promise<void> {
+  const measured = await interleaved<{ p50: number; p99: number; added: number; rps: number }>(
+    async (adapter, method, variant, bare) => {
+      const { child, port } = await startProcess('app.js', [variant, adapter], {
+        SINK_URL: `http://127.0.0.1:${sinkPort}`,
+      });
+      const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+      try {
+        await paced(agent, port, method, WARMUP, LATENCY_RATE);
+        const timed = await paced(agent, port, method, DURATION, LATENCY_RATE);
+        return { ...timed, added: timed.p99 - (bare?.p99 ?? timed.p99) };
+      } finally {
+        agent.destroy();
+        await stopProcess(child);
+      }
+    },
+    (s) => `p50 ${s.p50} ms, p99 ${s.p99} ms (+${s.added.toFixed(2)}), load ${s.rps.toFixed(0)} req/s`,
+  );
+  const rows = measured.map(({ adapter, method, variant, samples: list }) => ({
+    adapter,
+    method,
+    variant,
+    rate: LATENCY_RATE,
+    rps: Math.round(median(list.map((s) => s.rps))),
+    p50: median(list.map((s) => s.p50)),
+    p99: median(list.map((s) => s.p99)),
+    addedP99: Number(median(list.map((s) => s.added)).toFixed(2)),
+  }));
   report('latency', rows);
 }
 

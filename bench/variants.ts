@@ -1,7 +1,7 @@
-/** The benchmark's variants: bare NestJS, this library with everything on, and the peers. */
 /**
- * `noop-interceptor`: bare plus one global interceptor that only calls `next.handle()`, the floor of any design that
- * captures through Nest's interceptor pipeline (as the module does).
+ * The benchmark's variants: bare NestJS; `noop-interceptor`, bare plus one global interceptor that only calls
+ * `next.handle()` (the floor of any design that captures through Nest's interceptor pipeline, as the module does);
+ * this library with everything on; and the peers.
  */
 export const VARIANTS = [
   'bare',
