@@ -16,8 +16,13 @@ export interface MetricsStats {
   sent: number;
   /** Records dropped because the queue was full. */
   dropped: number;
-  /** Records given up on after retries, or rejected by the collector. */
+  /** Records given up on after retries, or rejected by the collector (`unconfirmed` included). */
   failed: number;
+  /**
+   * Of `failed`: records sent in full whose answer never came (past the answer deadline, connection closed, reply not
+   * HTTP). The collector may have stored them; they are never resent, so no record arrives twice.
+   */
+  unconfirmed: number;
   /** Delivery attempts repeated after a retryable failure. */
   retried: number;
   /** Records waiting in the queue. */
@@ -40,6 +45,33 @@ const FORMAT_SLICE_MS = 1;
 const BASE_BACKOFF_MS = 200;
 const MAX_BACKOFF_MS = 10_000;
 const DROP_WARNING_INTERVAL_MS = 60_000;
+/**
+ * After a 401/403 the next call waits PROBE_FACTOR x max(timeout, flushInterval) (30 s with the defaults, at least
+ * MIN_PROBE_MS), doubling after each rejected probe up to MAX_PROBE_MS; a probe carries at most PROBE_BATCH records.
+ */
+const PROBE_FACTOR = 10;
+const MIN_PROBE_MS = 1_000;
+const MAX_PROBE_MS = 10 * 60_000;
+const PROBE_BATCH = 10;
+
+type QueueBound = 'maxQueueSize' | 'maxQueueBytes';
+
+/** Delivery stopped because the collector rejected the API key; a probe call tries it again later. */
+interface Pause {
+  status: number;
+  since: number;
+  /** ms between the last rejection and the next probe. */
+  delay: number;
+  /** performance.now() from which a probe may go. */
+  probeAt: number;
+  /** A probe batch was taken from the queue / a call claimed the probe. */
+  probeLaunched: boolean;
+  probing: boolean;
+  timer?: NodeJS.Timeout;
+  /** Counters when the pause began, to say what it cost when it ends. */
+  failedBefore: number;
+  droppedBefore: number;
+}
 
 /**
  * Batches captured exchanges and delivers them in the background: bounded queue (oldest dropped first), bounded
@@ -58,10 +90,12 @@ export class Dispatcher implements OnApplicationShutdown {
   private lastCallAt = -Infinity;
   private inFlightRecords = 0;
   private inFlightCalls = 0;
-  private paused = false;
-  private lastDropWarning = 0;
-  private droppedSinceWarning = 0;
-  private readonly counters = { captured: 0, sent: 0, dropped: 0, failed: 0, retried: 0 };
+  private pause?: Pause;
+  private lastDropWarning = -Infinity;
+  /** Records dropped since the last warning, by the bound that dropped them. */
+  private readonly pendingDrops: Record<QueueBound, number> = { maxQueueSize: 0, maxQueueBytes: 0 };
+  private dropTimer?: NodeJS.Timeout;
+  private readonly counters = { captured: 0, sent: 0, dropped: 0, failed: 0, unconfirmed: 0, retried: 0 };
   private waiters: { target: number; resolve: () => void }[] = [];
 
   constructor(
@@ -76,20 +110,15 @@ export class Dispatcher implements OnApplicationShutdown {
 
   enqueue(exchange: CapturedExchange): void {
     this.counters.captured++;
-    if (this.paused) {
-      // The collector rejected our key: holding records could only end in dropping them later.
-      this.counters.failed++;
-      this.resolveWaiters();
-      return;
-    }
     const size = estimateBytes(exchange, this.options.maxBodyBytes);
     while (
       this.queue.length > 0 &&
       (this.queue.length >= this.options.maxQueueSize || this.queueBytes + size > this.options.maxQueueBytes)
     ) {
+      const bound = this.queue.length >= this.options.maxQueueSize ? 'maxQueueSize' : 'maxQueueBytes';
       this.take(1);
       this.counters.dropped++;
-      this.warnDropped();
+      this.warnDropped(bound);
     }
     this.queue.push(exchange);
     this.queueSizes.push(size);
@@ -123,6 +152,8 @@ export class Dispatcher implements OnApplicationShutdown {
     const timedOut = await Promise.race([this.flush().then(() => false), gaveUp]);
     clearTimeout(timeout);
     this.clearTimer();
+    if (this.pause?.timer) clearTimeout(this.pause.timer);
+    this.reportDrops();
     if (timedOut) {
       this.logger.warn(
         `Shutdown: ${this.queue.length + this.inFlightRecords} records not delivered within ${this.options.shutdownTimeout} ms`,
@@ -168,7 +199,8 @@ export class Dispatcher implements OnApplicationShutdown {
   /** Starts delivery calls while there is room; `all` also sends a partial batch. */
   private pump(all: boolean): void {
     const { bufferLength, maxConcurrentRequests } = this.options;
-    while (!this.paused && this.inFlightCalls < maxConcurrentRequests && this.queue.length > 0) {
+    if (this.pause) return this.pumpPaused();
+    while (this.inFlightCalls < maxConcurrentRequests && this.queue.length > 0) {
       if (!all && this.queue.length < bufferLength) break;
       const now = performance.now();
       const wait = this.lastCallAt + MIN_CALL_GAP_MS - now;
@@ -180,8 +212,24 @@ export class Dispatcher implements OnApplicationShutdown {
       const size = Math.max(bufferLength, Math.min(this.queue.length, MAX_BATCH));
       void this.deliver(this.take(size)).then(() => this.pump(this.waiters.length > 0));
     }
-    if (this.queue.length > 0 && !this.paused) this.armTimer();
-    if (this.paused && this.waiters.length) this.failQueued('delivery is paused');
+    if (this.queue.length > 0) this.armTimer();
+  }
+
+  /** While the key is rejected: one small probe batch once its time came, nothing else. */
+  private pumpPaused(): void {
+    const pause = this.pause;
+    if (!pause) return;
+    if (this.waiters.length) {
+      // flush() and shutdown cannot wait for the next probe (up to MAX_PROBE_MS away).
+      this.failQueued(`delivery is paused (HTTP ${pause.status})`);
+      return;
+    }
+    if (pause.probeLaunched || this.queue.length === 0 || performance.now() < pause.probeAt) return;
+    pause.probeLaunched = true;
+    void this.deliver(this.take(Math.min(PROBE_BATCH, this.options.bufferLength, this.queue.length))).then(() => {
+      pause.probeLaunched = false;
+      this.pump(this.waiters.length > 0);
+    });
   }
 
   private async deliver(batch: CapturedExchange[]): Promise<void> {
@@ -213,44 +261,142 @@ export class Dispatcher implements OnApplicationShutdown {
     }
   }
 
-  /** Sends one batch with retries; splits it when the collector finds it too large or malformed. */
+  /**
+   * Sends one batch with retries; splits it when the collector finds it too large or malformed. A part the collector
+   * accepted is never sent again, and neither is one it may have received without answering (`unconfirmed`).
+   */
   private async send(records: MetricsRecord[]): Promise<void> {
+    const pause = this.pause;
+    if (pause) {
+      // Only the probe may call while the key is rejected; anything else is given up without a call.
+      if (pause.probing || performance.now() < pause.probeAt) {
+        this.giveUp(records, `delivery is paused (HTTP ${pause.status})`);
+        return;
+      }
+      pause.probing = true;
+    }
+    let rejected: number | undefined;
+    try {
+      rejected = await this.attempt(records);
+    } finally {
+      if (pause) {
+        pause.probing = false;
+        if (rejected === undefined) this.resume(pause);
+        else this.pauseAgain(pause, rejected, records.length);
+      } else if (rejected !== undefined) {
+        this.startPause(rejected, records.length);
+      }
+    }
+  }
+
+  /** The retry loop of one batch; resolves with the status when the collector rejected the key. */
+  private async attempt(records: MetricsRecord[]): Promise<number | undefined> {
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
       try {
         await this.transport.send(records);
         this.counters.sent += records.length;
         this.debug(`delivered ${records.length} records in ${(performance.now() - started).toFixed(1)} ms`);
-        return;
+        return undefined;
       } catch (error) {
         const verdict = verdictOf(error);
         this.debug(`delivery of ${records.length} records failed (${(error as Error)?.message}), ${verdict}`);
-        if (verdict === 'retry' && attempt < MAX_ATTEMPTS && !this.paused) {
+        if (verdict === 'retry' && attempt < MAX_ATTEMPTS && (!this.pause || this.pause.probing)) {
           this.counters.retried++;
           await sleep(this.backoff(attempt, error));
           continue;
         }
         if (verdict === 'split' && records.length > 1) {
           const half = Math.ceil(records.length / 2);
-          await this.send(records.slice(0, half));
-          await this.send(records.slice(half));
-          return;
+          const rejected = await this.attempt(records.slice(0, half));
+          if (rejected === undefined) return this.attempt(records.slice(half));
+          this.giveUp(records.slice(half), `the collector rejected the API key (HTTP ${rejected})`);
+          return rejected;
         }
-        if (verdict === 'reject-key') {
-          this.paused = true;
-          this.logger.error(
-            'ReadMe rejected the API key (HTTP ' +
-              (error as MetricsDeliveryError).status +
-              '): ' +
-              'check the apiKey option. Delivery is paused; the app keeps running.',
+        this.counters.failed += records.length;
+        if (verdict === 'reject-key') return (error as MetricsDeliveryError).status ?? 401;
+        if (verdict === 'unconfirmed') {
+          this.counters.unconfirmed += records.length;
+          this.logger.errorOnce(
+            'give-up-unconfirmed',
+            `${records.length} records were sent but the collector did not answer; they are not resent, as it may ` +
+              'have stored them (counted as failed and unconfirmed; later cases are only counted)',
+            error,
           );
         } else {
           this.logger.errorOnce(`give-up-${verdict}`, `Records were dropped after ${attempt} attempt(s)`, error);
         }
-        this.counters.failed += records.length;
-        return;
+        return undefined;
       }
     }
+  }
+
+  /** First rejection of the key: stop calling, give the queue a chance at the first probe. */
+  private startPause(status: number, failed: number): void {
+    if (this.pause) return; // a call that started before the pause; its records are counted already
+    const delay = Math.min(
+      MAX_PROBE_MS,
+      Math.max(MIN_PROBE_MS, PROBE_FACTOR * Math.max(this.options.timeout, this.options.flushInterval)),
+    );
+    this.pause = {
+      status,
+      since: performance.now(),
+      delay,
+      probeAt: 0,
+      probeLaunched: false,
+      probing: false,
+      failedBefore: this.counters.failed - failed,
+      droppedBefore: this.counters.dropped,
+    };
+    this.clearTimer();
+    this.scheduleProbe(this.pause);
+    this.logger.error(
+      `The collector rejected the API key (HTTP ${status}): check the apiKey option. ${failed} records given up; ` +
+        `delivery is paused, next try in ${seconds(delay)} with at most ${this.probeSize()} records. Records captured ` +
+        'meanwhile wait in the queue (maxQueueSize/maxQueueBytes still apply). The app keeps running.',
+    );
+  }
+
+  private pauseAgain(pause: Pause, status: number, failed: number): void {
+    pause.status = status;
+    pause.delay = Math.min(MAX_PROBE_MS, pause.delay * 2);
+    this.scheduleProbe(pause);
+    this.logger.warn(
+      `The API key is still rejected (HTTP ${status}): ${failed} more records given up ` +
+        `(${this.counters.failed - pause.failedBefore} since delivery paused); next try in ${seconds(pause.delay)}.`,
+    );
+  }
+
+  private resume(pause: Pause): void {
+    if (this.pause !== pause) return;
+    if (pause.timer) clearTimeout(pause.timer);
+    this.pause = undefined;
+    this.logger.log(
+      `The collector accepts the API key again: delivery resumed after ${seconds(performance.now() - pause.since)} ` +
+        `paused (${this.counters.failed - pause.failedBefore} records given up, ` +
+        `${this.counters.dropped - pause.droppedBefore} dropped from the full queue meanwhile).`,
+    );
+    // The caller's pump() follows; a sync-mode probe (deliverNow) has no pump behind it.
+    setImmediate(() => this.pump(this.waiters.length > 0)).unref();
+  }
+
+  private scheduleProbe(pause: Pause): void {
+    pause.probeAt = performance.now() + pause.delay;
+    if (pause.timer) clearTimeout(pause.timer);
+    pause.timer = setTimeout(() => {
+      pause.timer = undefined;
+      this.pump(true);
+    }, pause.delay);
+    pause.timer.unref();
+  }
+
+  private probeSize(): number {
+    return Math.min(PROBE_BATCH, this.options.bufferLength);
+  }
+
+  private giveUp(records: MetricsRecord[], reason: string): void {
+    this.counters.failed += records.length;
+    this.debug(`${records.length} records given up: ${reason}`);
   }
 
   private backoff(attempt: number, error: unknown): number {
@@ -282,15 +428,39 @@ export class Dispatcher implements OnApplicationShutdown {
     });
   }
 
-  private warnDropped(): void {
-    this.droppedSinceWarning++;
-    const now = Date.now();
-    if (now - this.lastDropWarning < DROP_WARNING_INTERVAL_MS) return;
+  /** Counts a drop; the first of a quiet minute is logged at once, the rest when the minute ends (or at shutdown). */
+  private warnDropped(bound: QueueBound): void {
+    this.pendingDrops[bound]++;
+    const wait = this.lastDropWarning + DROP_WARNING_INTERVAL_MS - Date.now();
+    if (wait <= 0) {
+      this.reportDrops();
+    } else if (!this.dropTimer) {
+      this.dropTimer = setTimeout(() => this.reportDrops(), wait);
+      this.dropTimer.unref();
+    }
+  }
+
+  /** Logs the drops not reported yet: how many, and which bound dropped them. */
+  private reportDrops(): void {
+    if (this.dropTimer) clearTimeout(this.dropTimer);
+    this.dropTimer = undefined;
+    const { maxQueueSize: bySize, maxQueueBytes: byBytes } = this.pendingDrops;
+    if (bySize + byBytes === 0) return;
+    const bounds = [
+      bySize ? `maxQueueSize (${this.options.maxQueueSize} records) dropped ${bySize}` : '',
+      byBytes ? `maxQueueBytes (${this.options.maxQueueBytes} bytes) dropped ${byBytes}` : '',
+    ].filter(Boolean);
+    const since = Number.isFinite(this.lastDropWarning)
+      ? `in the last ${seconds(Date.now() - this.lastDropWarning)}`
+      : 'since start';
+    const why = this.pause ? ` while delivery is paused (HTTP ${this.pause.status})` : '';
     this.logger.warn(
-      `Metrics queue full (maxQueueSize ${this.options.maxQueueSize}): dropped ${this.droppedSinceWarning} oldest records`,
+      `Metrics queue full${why}: dropped ${bySize + byBytes} oldest records ${since}: ${bounds.join(', ')} ` +
+        `(${this.counters.dropped} dropped in all).`,
     );
-    this.lastDropWarning = now;
-    this.droppedSinceWarning = 0;
+    this.pendingDrops.maxQueueSize = 0;
+    this.pendingDrops.maxQueueBytes = 0;
+    this.lastDropWarning = Date.now();
   }
 
   private debug(message: string): void {
@@ -321,6 +491,12 @@ function estimateBytes(x: CapturedExchange, maxBodyBytes: number): number {
 /** Lets pending I/O (the app's requests) run before going on. */
 function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** "30 s", "1.5 s", "10 min". */
+function seconds(ms: number): string {
+  if (ms >= 120_000) return `${Math.round(ms / 60_000)} min`;
+  return `${Number((ms / 1000).toFixed(ms < 10_000 ? 1 : 0))} s`;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { before, describe, it, type TestContext } from 'node:test';
+import type { LoggerService } from '@nestjs/common';
 import { MetricsService, type MetricsModuleOptions, type MetricsStats } from '../../src';
 import { ADAPTERS, startApp, type RunningApp } from '../support/adapters';
 import { Collector, type CollectorBehaviour } from '../support/collector';
@@ -16,12 +17,47 @@ function assertCountsAddUp(stats: MetricsStats): void {
   assert.equal(sent + dropped + failed + queued + inFlight, captured, JSON.stringify(stats));
 }
 
+/** Each `_id` the collector received, with how many times it arrived; asserts none arrived more than `most` times. */
+function assertArrivedAtMost(arrivals: Map<string, number>, most: number): void {
+  const over = [...arrivals].filter(([, n]) => n > most);
+  assert.deepEqual(over, [], `records that arrived more than ${most} time(s)`);
+}
+
+/** Polls (bounded) until `done()` holds. */
+async function until(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!done()) {
+    if (performance.now() > deadline) assert.fail(`not within ${timeoutMs} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** A Nest logger that keeps every line the module logs, by level. */
+function captureLogs(): { logger: LoggerService; lines: { level: string; message: string }[] } {
+  const lines: { level: string; message: string }[] = [];
+  const keep = (level: string) => (message: unknown) => lines.push({ level, message: String(message) });
+  return {
+    lines,
+    logger: {
+      log: keep('log'),
+      error: keep('error'),
+      warn: keep('warn'),
+      debug: keep('debug'),
+      verbose: keep('verbose'),
+    },
+  };
+}
+
 for (const adapter of ADAPTERS) {
   describe(`delivery faults (${adapter})`, () => {
     const suite = appPerTest();
     let baselineMs = 0;
 
-    async function start(options: MetricsModuleOptions = {}, baseUrl = suite.collector.url): Promise<RunningApp> {
+    async function start(
+      options: MetricsModuleOptions = {},
+      baseUrl = suite.collector.url,
+      logger: LoggerService | false = false,
+    ): Promise<RunningApp> {
       suite.running = await startApp(
         testAppModule(adapter, {
           apiKey: 'k',
@@ -33,6 +69,8 @@ for (const adapter of ADAPTERS) {
           ...options,
         }),
         adapter,
+        undefined,
+        logger,
       );
       return suite.running;
     }
@@ -66,13 +104,28 @@ for (const adapter of ADAPTERS) {
       suite.running = undefined;
     });
 
-    const failures: [string, CollectorBehaviour][] = [
-      ['answers 500', (_c, res) => res.writeHead(500).end()],
+    it('collector answers 500: answers stay right and fast, delivery retries then gives up, counts add up', async (t) => {
+      suite.collector.behaviour = (_c, res) => res.writeHead(500).end();
+      const app = await start();
+      assertNotSlowed(await load(app), t);
+      const metrics = app.app.get(MetricsService);
+      await metrics.flush();
+      const stats = metrics.stats();
+      assert.equal(stats.captured, REQUESTS);
+      assert.equal(stats.failed, REQUESTS);
+      assert.equal(stats.unconfirmed, 0);
+      assert.ok(stats.retried >= REQUESTS / 5, `retried ${stats.retried}`);
+      assertCountsAddUp(stats);
+      t.diagnostic(JSON.stringify(stats));
+    });
+
+    // The collector received each batch in full and never said what it did with it: resending could store it twice.
+    const unanswered: [string, CollectorBehaviour][] = [
       ['hangs past the timeout', () => undefined],
       ['sends a malformed reply', (_c, res) => res.socket?.end('NOT HTTP AT ALL\r\n\r\n')],
     ];
-    for (const [name, behaviour] of failures) {
-      it(`collector ${name}: answers stay right and fast, delivery retries then gives up, counts add up`, async (t) => {
+    for (const [name, behaviour] of unanswered) {
+      it(`collector ${name}: answers stay right and fast, each record sent once, counted unconfirmed`, async (t) => {
         suite.collector.behaviour = behaviour;
         const app = await start();
         assertNotSlowed(await load(app), t);
@@ -81,11 +134,33 @@ for (const adapter of ADAPTERS) {
         const stats = metrics.stats();
         assert.equal(stats.captured, REQUESTS);
         assert.equal(stats.failed, REQUESTS);
-        assert.ok(stats.retried >= REQUESTS / 5, `retried ${stats.retried}`);
+        assert.equal(stats.unconfirmed, REQUESTS);
+        assert.equal(stats.retried, 0);
+        const arrivals = suite.collector.arrivals();
+        assert.equal(arrivals.size, REQUESTS);
+        assertArrivedAtMost(arrivals, 1);
         assertCountsAddUp(stats);
         t.diagnostic(JSON.stringify(stats));
       });
     }
+
+    it('collector slower than timeout: the late answer is awaited, each record arrives once and counts as sent', async (t) => {
+      // Answers 202 after 350 ms, past `timeout` (200) but within the answer deadline (3 x timeout).
+      suite.collector.behaviour = (_c, res) => setTimeout(() => res.writeHead(202).end(), 350);
+      const app = await start({ timeout: 200 });
+      await load(app);
+      const metrics = app.app.get(MetricsService);
+      await metrics.flush();
+      const stats = metrics.stats();
+      const arrivals = suite.collector.arrivals();
+      t.diagnostic(`${JSON.stringify(stats)}; arrivals per _id: ${[...new Set(arrivals.values())].join(',')}`);
+      assert.equal(arrivals.size, REQUESTS);
+      assertArrivedAtMost(arrivals, 1);
+      assert.equal(stats.sent, REQUESTS);
+      assert.equal(stats.failed, 0);
+      assert.equal(stats.retried, 0);
+      assertCountsAddUp(stats);
+    });
 
     it('collector refusing connections: same', async () => {
       const down = await Collector.start();
@@ -130,15 +205,57 @@ for (const adapter of ADAPTERS) {
       assert.ok(times[1]! - times[0]! >= 950, `retried after ${(times[1]! - times[0]!).toFixed(0)} ms`);
     });
 
-    it('401 pauses delivery after one call; the app keeps running', async () => {
-      suite.collector.behaviour = (_c, res) => res.writeHead(401).end();
-      const app = await start({ maxConcurrentRequests: 1 });
+    it('401 then the key works again: probes with backoff resume delivery, nothing stuck, counts add up', async (t) => {
+      let rejections = 2; // the first call and the first probe
+      suite.collector.behaviour = (_c, res) => res.writeHead(rejections-- > 0 ? 401 : 202).end();
+      const { logger, lines } = captureLogs();
+      // First probe after 10 x max(timeout, flushInterval) = 1 s, then 2 s.
+      const app = await start({ maxConcurrentRequests: 1, timeout: 100, flushInterval: 50 }, undefined, logger);
       assertNotSlowed(await load(app));
       const metrics = app.app.get(MetricsService);
+      assert.equal(suite.collector.calls.length, 1, 'no call while paused');
+      await until(() => metrics.stats().sent + metrics.stats().failed === REQUESTS, 8000, 'every record settled');
+      const stats = metrics.stats();
+      const calls = suite.collector.calls;
+      t.diagnostic(
+        `${JSON.stringify(stats)}; calls ${calls.map((c) => `${c.records.length}→${c.status}@${(c.receivedAt - calls[0]!.receivedAt).toFixed(0)}ms`).join(' ')}`,
+      );
+      const rejected = calls.filter((c) => c.status === 401).flatMap((c) => c.records);
+      assert.equal(stats.failed, rejected.length);
+      assert.equal(stats.sent, REQUESTS - rejected.length);
+      assert.equal(stats.queued + stats.inFlight, 0);
+      assertCountsAddUp(stats);
+      assertArrivedAtMost(suite.collector.arrivals(), 1);
+      // The probes: one small batch each, after 1 s then 2 s.
+      assert.ok(calls[1]!.records.length <= 5 && calls[2]!.records.length <= 5);
+      const gap1 = calls[1]!.receivedAt - calls[0]!.receivedAt;
+      const gap2 = calls[2]!.receivedAt - calls[1]!.receivedAt;
+      assert.ok(gap1 >= 900 && gap2 >= 1900 && gap2 > gap1 * 1.5, `probes after ${gap1} ms, ${gap2} ms`);
+      const errors = lines.filter((l) => l.level === 'error').map((l) => l.message);
+      assert.equal(errors.length, 1, errors.join('\n'));
+      assert.match(errors[0]!, /rejected the API key \(HTTP 401\).* 5 records given up.*next try in 1 s/);
+      assert.ok(lines.some((l) => l.level === 'warn' && /still rejected.*next try in 2 s/.test(l.message)));
+      assert.equal(lines.filter((l) => /delivery resumed/.test(l.message)).length, 1);
+    });
+
+    it('while the key is rejected the queue stays bounded (drops counted) and flush() gives the rest up', async () => {
+      suite.collector.behaviour = (_c, res) => res.writeHead(403).end();
+      const app = await start({ maxConcurrentRequests: 1, maxQueueSize: 10, flushInterval: 60_000 });
+      const metrics = app.app.get(MetricsService);
+      for (let i = 0; i < 40; i += 5) {
+        await Promise.all(Array.from({ length: 5 }, (_, j) => httpRequest(`${app.url}/orders/${i + j}`)));
+      }
+      await until(() => metrics.stats().inFlight === 0, 2000, 'the rejected call ended');
+      let stats = metrics.stats();
+      assert.equal(suite.collector.calls.length, 1);
+      assert.equal(stats.queued, 10);
+      assert.equal(stats.dropped, 40 - 10 - stats.failed);
+      assertCountsAddUp(stats);
       await metrics.flush();
-      assert.equal(suite.collector.calls.length, 1, 'no call after the key was rejected');
-      assert.equal(metrics.stats().failed, REQUESTS);
-      assertCountsAddUp(metrics.stats());
+      stats = metrics.stats();
+      assert.equal(stats.queued, 0);
+      assert.equal(stats.failed + stats.dropped, 40);
+      assertCountsAddUp(stats);
     });
 
     it('413 splits the batch until the collector accepts it', async () => {
@@ -153,7 +270,72 @@ for (const adapter of ADAPTERS) {
         suite.collector.calls.map((c) => c.records.length),
         [4, 2, 1, 1, 2, 1, 1],
       );
+      const accepted = suite.collector.calls
+        .filter((c) => c.status === 202)
+        .flatMap((c) => c.records.map((r) => r._id));
+      assert.deepEqual(new Set(accepted).size, 4);
+      assert.equal(accepted.length, 4);
     });
+
+    it('a split batch: parts the collector accepted are never sent again, even when a later part is retried', async () => {
+      let failedOnce = false;
+      suite.collector.behaviour = (call, res: ServerResponse) => {
+        if (call.records.length > 2) return res.writeHead(400).end();
+        // The second half fails once with 503 and is retried alone.
+        if (call.records.length === 2 && suite.collector.calls.length > 2 && !failedOnce) {
+          failedOnce = true;
+          return res.writeHead(503).end();
+        }
+        res.writeHead(202).end();
+      };
+      const app = await start({ bufferLength: 4, flushInterval: 60_000, maxConcurrentRequests: 1 });
+      await Promise.all([1, 2, 3, 4].map((i) => httpRequest(`${app.url}/orders/${i}`)));
+      const metrics = app.app.get(MetricsService);
+      await metrics.flush();
+      assert.equal(metrics.stats().sent, 4);
+      assert.equal(metrics.stats().retried, 1);
+      assert.deepEqual(
+        suite.collector.calls.map((c) => `${c.records.length}:${c.status}`),
+        ['4:400', '2:202', '2:503', '2:202'],
+      );
+      // No call after a record's acceptance carries that record again.
+      const accepted = new Set<string>();
+      for (const call of suite.collector.calls) {
+        for (const record of call.records)
+          assert.ok(!accepted.has(record._id), `${record._id} sent after it was accepted`);
+        if (call.status === 202) for (const record of call.records) accepted.add(record._id);
+      }
+      assert.equal(accepted.size, 4);
+    });
+
+    for (const [bound, options] of [
+      ['maxQueueBytes', { maxQueueBytes: 10 * 1024 }],
+      ['maxQueueSize', { maxQueueSize: 5 }],
+    ] as const) {
+      it(`queue full by ${bound}: the warnings name it, and their counts add up to stats().dropped`, async (t) => {
+        suite.collector.behaviour = () => undefined;
+        const { logger, lines } = captureLogs();
+        const app = await start({ ...options, maxConcurrentRequests: 1, timeout: 60_000 }, undefined, logger);
+        const metrics = app.app.get(MetricsService);
+        for (let i = 0; i < 60; i += 5) {
+          await Promise.all(Array.from({ length: 5 }, (_, j) => httpRequest(`${app.url}/orders/${i + j}`)));
+        }
+        // The first drop is reported at once; the rest of the quiet minute at shutdown at the latest.
+        await app.close();
+        suite.running = undefined;
+        const warnings = lines.filter((l) => l.level === 'warn' && l.message.startsWith('Metrics queue full'));
+        t.diagnostic(warnings.map((w) => w.message).join('\n'));
+        const stats = metrics.stats();
+        assert.ok(stats.dropped > 40, `dropped ${stats.dropped}`);
+        assert.ok(warnings.length >= 2);
+        const other = bound === 'maxQueueSize' ? 'maxQueueBytes' : 'maxQueueSize';
+        for (const w of warnings) {
+          assert.ok(w.message.includes(bound) && !w.message.includes(other), w.message);
+        }
+        const logged = warnings.reduce((sum, w) => sum + Number(/dropped (\d+) oldest/.exec(w.message)?.[1]), 0);
+        assert.equal(logged, stats.dropped);
+      });
+    }
 
     it('memory stays bounded: N >> maxQueueSize requests with the collector hanging', async (t) => {
       suite.collector.behaviour = () => undefined;

@@ -12,6 +12,8 @@ export interface ReceivedCall {
   records: MetricsRecord[];
   /** performance.now() when the call's head arrived. */
   receivedAt: number;
+  /** The status the collector answered, once the answer was sent (undefined while it hangs). */
+  status?: number;
 }
 
 /** What the collector answers; the default accepts everything with 202. */
@@ -47,7 +49,15 @@ export class Collector {
         } catch {
           // kept as raw; a test asserting on records will fail
         }
-        const call = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, raw, records, receivedAt };
+        const call: ReceivedCall = {
+          method: req.method ?? '',
+          path: req.url ?? '',
+          headers: req.headers,
+          raw,
+          records,
+          receivedAt,
+        };
+        res.on('finish', () => (call.status = res.statusCode));
         collector.calls.push(call);
         collector.behaviour(call, res);
         collector.waiters.forEach((w) => w());
@@ -66,6 +76,13 @@ export class Collector {
 
   get records(): MetricsRecord[] {
     return this.calls.flatMap((c) => c.records);
+  }
+
+  /** How many times each record `_id` arrived, over every call received. */
+  arrivals(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const record of this.records) counts.set(record._id, (counts.get(record._id) ?? 0) + 1);
+    return counts;
   }
 
   /** Waits (bounded) until at least `count` records arrived; returns them all. */

@@ -8,12 +8,20 @@ import type { MetricsTransport } from '../../interfaces/metrics-transport.interf
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../../metrics.constants';
 import { MetricsDeliveryError, parseRetryAfter } from '../delivery-error';
 
+/** Once a batch was sent, its answer is awaited up to this many times `timeout` from the call's start. */
+const ANSWER_TIMEOUT_FACTOR = 3;
+
 export interface ReadmeTransportOptions {
   apiKey: string;
   /** Records are POSTed to `{baseUrl}/v1/request`. */
   baseUrl: string;
-  /** ms per call. */
+  /** ms to connect and send a batch; past it the call is aborted and retried (the collector cannot have it all). */
   timeout: number;
+  /**
+   * ms from the start of a call to wait for the answer once the whole batch was sent. Past it the call is given up
+   * and not resent: the collector may have stored the batch. Default 3 × `timeout`.
+   */
+  answerTimeout?: number;
   /** Open connections at most (keep-alive); the dispatcher never runs more calls than this at once. */
   maxSockets?: number;
   /**
@@ -61,14 +69,43 @@ export class ReadmeTransport implements MetricsTransport {
     throw new MetricsDeliveryError(`ReadMe Metrics answered HTTP ${status}`, status, parseRetryAfter(retryAfter));
   }
 
-  /** One POST; resolves with the status once the reply ended (its body is drained, never kept). */
+  /**
+   * One POST; resolves with the status once the reply's head arrived and the reply ended (its body is drained, never
+   * kept). Until the whole body is written, the call is bounded by `timeout` and a failure means the collector never
+   * had the batch; once written, the answer is awaited up to `answerTimeout` and a failure says the batch may have
+   * arrived (`mayHaveArrived`), so that it is not sent twice.
+   */
   private post(body: Buffer): Promise<{ status: number; retryAfter: string | undefined }> {
+    const { timeout } = this.options;
+    const answerTimeout = Math.max(timeout, this.options.answerTimeout ?? ANSWER_TIMEOUT_FACTOR * timeout);
+    const started = performance.now();
     return new Promise((resolve, reject) => {
-      const fail = (error: Error) => {
+      let settled = false;
+      let written = false;
+      let status: number | undefined;
+      let retryAfter: string | undefined;
+      const settle = (done: () => void) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(deadline);
-        reject(
-          new MetricsDeliveryError(
-            `ReadMe Metrics could not be reached (${(error as NodeJS.ErrnoException).code ?? 'network error'}: ${error.message})`,
+        done();
+      };
+      // Once the head arrived the collector has decided: a reply cut short still carries its status.
+      const answered = () => settle(() => resolve({ status: status ?? 0, retryAfter }));
+      const fail = (error: Error) => {
+        if (status !== undefined) return answered();
+        const code = (error as NodeJS.ErrnoException).code;
+        // A keep-alive connection the collector had closed before our request reached it: it never read the batch
+        // (the case Node's docs give for retrying on `reusedSocket`).
+        const stale = req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE');
+        settle(() =>
+          reject(
+            new MetricsDeliveryError(
+              `ReadMe Metrics could not be reached (${code ?? 'network error'}: ${error.message})`,
+              undefined,
+              undefined,
+              { mayHaveArrived: written && !stale },
+            ),
           ),
         );
       };
@@ -80,24 +117,36 @@ export class ReadmeTransport implements MetricsTransport {
           headers: { ...this.headers, 'content-length': String(body.length) },
         },
         (res: IncomingMessage) => {
-          const status = res.statusCode ?? 0;
-          const retryAfter = res.headers['retry-after'];
+          status = res.statusCode ?? 0;
+          const header = res.headers['retry-after'];
+          retryAfter = Array.isArray(header) ? header[0] : header;
           res.on('error', fail);
-          res.on('close', () => {
-            if (!res.complete) fail(new Error('the connection closed before the reply ended'));
-          });
-          res.on('end', () => {
-            clearTimeout(deadline);
-            resolve({ status, retryAfter });
-          });
+          res.on('close', answered);
+          res.on('end', answered);
           res.resume();
         },
       );
-      // The whole call, reply included, is bounded (a socket timeout would only bound idle gaps).
-      const deadline = setTimeout(() => {
-        const error = Object.assign(new Error(`timeout of ${this.options.timeout} ms exceeded`), { code: 'ETIMEDOUT' });
-        req.destroy(error);
-      }, this.options.timeout);
+      // The body reached the socket: from now on the collector may hold the batch.
+      req.on('finish', () => (written = true));
+      // Every call is bounded, the reply included (a socket timeout would only bound idle gaps).
+      const onDeadline = () => {
+        const elapsed = performance.now() - started;
+        if (written && status === undefined && elapsed < answerTimeout) {
+          deadline = setTimeout(onDeadline, Math.ceil(answerTimeout - elapsed));
+          deadline.unref();
+          return;
+        }
+        if (status !== undefined) {
+          answered();
+          req.destroy();
+          return;
+        }
+        const message = written
+          ? `no answer within ${answerTimeout} ms of sending the batch`
+          : `timeout of ${timeout} ms exceeded before the batch was sent`;
+        req.destroy(Object.assign(new Error(message), { code: 'ETIMEDOUT' }));
+      };
+      let deadline = setTimeout(onDeadline, timeout);
       deadline.unref();
       req.on('error', fail);
       req.end(body);
