@@ -446,17 +446,17 @@ export class Dispatcher implements OnApplicationShutdown {
     this.dropTimer = undefined;
     const { maxQueueSize: bySize, maxQueueBytes: byBytes } = this.pendingDrops;
     if (bySize + byBytes === 0) return;
-    const bounds = [
-      bySize ? `maxQueueSize (${this.options.maxQueueSize} records) dropped ${bySize}` : '',
-      byBytes ? `maxQueueBytes (${this.options.maxQueueBytes} bytes) dropped ${byBytes}` : '',
-    ].filter(Boolean);
+    const size = `maxQueueSize = ${this.options.maxQueueSize} records`;
+    const bytes = `maxQueueBytes = ${this.options.maxQueueBytes} bytes`;
+    const bounds =
+      bySize && byBytes ? `${size}: ${bySize} dropped; ${bytes}: ${byBytes} dropped` : bySize ? size : bytes;
     const since = Number.isFinite(this.lastDropWarning)
       ? `in the last ${seconds(Date.now() - this.lastDropWarning)}`
       : 'since start';
-    const why = this.pause ? ` while delivery is paused (HTTP ${this.pause.status})` : '';
+    const why = this.pause ? `, delivery paused (HTTP ${this.pause.status})` : '';
     this.logger.warn(
-      `Metrics queue full${why}: dropped ${bySize + byBytes} oldest records ${since}: ${bounds.join(', ')} ` +
-        `(${this.counters.dropped} dropped in all).`,
+      `Metrics queue full (${bounds}${why}): dropped ${bySize + byBytes} oldest records ${since}; ` +
+        `${this.counters.dropped} dropped in all.`,
     );
     this.pendingDrops.maxQueueSize = 0;
     this.pendingDrops.maxQueueBytes = 0;
