@@ -62,8 +62,8 @@ interface Pause {
   since: number;
   /** ms between the last rejection and the next probe. */
   delay: number;
-  /** performance.now() from which a probe may go. */
-  probeAt: number;
+  /** Set by the probe timer (not a clock comparison: a timer may fire a fraction of a ms early). */
+  probeDue: boolean;
   /** A probe batch was taken from the queue / a call claimed the probe. */
   probeLaunched: boolean;
   probing: boolean;
@@ -224,7 +224,7 @@ export class Dispatcher implements OnApplicationShutdown {
       this.failQueued(`delivery is paused (HTTP ${pause.status})`);
       return;
     }
-    if (pause.probeLaunched || this.queue.length === 0 || performance.now() < pause.probeAt) return;
+    if (pause.probeLaunched || this.queue.length === 0 || !pause.probeDue) return;
     pause.probeLaunched = true;
     void this.deliver(this.take(Math.min(PROBE_BATCH, this.options.bufferLength, this.queue.length))).then(() => {
       pause.probeLaunched = false;
@@ -269,28 +269,32 @@ export class Dispatcher implements OnApplicationShutdown {
     const pause = this.pause;
     if (pause) {
       // Only the probe may call while the key is rejected; anything else is given up without a call.
-      if (pause.probing || performance.now() < pause.probeAt) {
+      if (pause.probing || !pause.probeDue) {
         this.giveUp(records, `delivery is paused (HTTP ${pause.status})`);
         return;
       }
       pause.probing = true;
     }
     let rejected: number | undefined;
+    const tally = { failed: 0 };
     try {
-      rejected = await this.attempt(records);
+      rejected = await this.attempt(records, tally);
     } finally {
       if (pause) {
         pause.probing = false;
         if (rejected === undefined) this.resume(pause);
-        else this.pauseAgain(pause, rejected, records.length);
+        else this.pauseAgain(pause, rejected, tally.failed);
       } else if (rejected !== undefined) {
-        this.startPause(rejected, records.length);
+        this.startPause(rejected, tally.failed);
       }
     }
   }
 
-  /** The retry loop of one batch; resolves with the status when the collector rejected the key. */
-  private async attempt(records: MetricsRecord[]): Promise<number | undefined> {
+  /**
+   * The retry loop of one batch; resolves with the status when the collector rejected the key. `tally` counts what
+   * this batch gave up.
+   */
+  private async attempt(records: MetricsRecord[], tally: { failed: number }): Promise<number | undefined> {
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
       try {
@@ -308,12 +312,14 @@ export class Dispatcher implements OnApplicationShutdown {
         }
         if (verdict === 'split' && records.length > 1) {
           const half = Math.ceil(records.length / 2);
-          const rejected = await this.attempt(records.slice(0, half));
-          if (rejected === undefined) return this.attempt(records.slice(half));
+          const rejected = await this.attempt(records.slice(0, half), tally);
+          if (rejected === undefined) return this.attempt(records.slice(half), tally);
+          tally.failed += records.length - half;
           this.giveUp(records.slice(half), `the collector rejected the API key (HTTP ${rejected})`);
           return rejected;
         }
         this.counters.failed += records.length;
+        tally.failed += records.length;
         if (verdict === 'reject-key') return (error as MetricsDeliveryError).status ?? 401;
         if (verdict === 'unconfirmed') {
           this.counters.unconfirmed += records.length;
@@ -342,7 +348,7 @@ export class Dispatcher implements OnApplicationShutdown {
       status,
       since: performance.now(),
       delay,
-      probeAt: 0,
+      probeDue: false,
       probeLaunched: false,
       probing: false,
       failedBefore: this.counters.failed - failed,
@@ -381,10 +387,11 @@ export class Dispatcher implements OnApplicationShutdown {
   }
 
   private scheduleProbe(pause: Pause): void {
-    pause.probeAt = performance.now() + pause.delay;
+    pause.probeDue = false;
     if (pause.timer) clearTimeout(pause.timer);
     pause.timer = setTimeout(() => {
       pause.timer = undefined;
+      pause.probeDue = true;
       this.pump(true);
     }, pause.delay);
     pause.timer.unref();

@@ -1,6 +1,8 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { before, describe, it, type TestContext } from 'node:test';
 import type { LoggerService } from '@nestjs/common';
 import { MetricsService, type MetricsModuleOptions, type MetricsStats } from '../../src';
@@ -238,6 +240,51 @@ for (const adapter of ADAPTERS) {
       assert.equal(lines.filter((l) => /delivery resumed/.test(l.message)).length, 1);
     });
 
+    it('backgroundWorkerMode false: while the key is rejected requests make no call; the first one past the wait probes', async () => {
+      let rejections = 1;
+      suite.collector.behaviour = (_c, res) => res.writeHead(rejections-- > 0 ? 401 : 202).end();
+      const app = await start({ backgroundWorkerMode: false, timeout: 100, flushInterval: 50 });
+      const metrics = app.app.get(MetricsService);
+      for (let i = 0; i < 5; i++) assert.equal((await httpRequest(`${app.url}/orders/${i}`)).status, 200);
+      assert.equal(suite.collector.calls.length, 1, 'one call, rejected; none while paused');
+      assert.equal(metrics.stats().failed, 5);
+      await new Promise((resolve) => setTimeout(resolve, 1100)); // past the first probe's time (1 s)
+      for (let i = 5; i < 8; i++) assert.equal((await httpRequest(`${app.url}/orders/${i}`)).status, 200);
+      const stats = metrics.stats();
+      assert.deepEqual(
+        suite.collector.calls.map((c) => `${c.records.length}:${c.status}`),
+        ['1:401', '1:202', '1:202', '1:202'],
+      );
+      assert.equal(stats.sent, 3);
+      assert.equal(stats.failed, 5);
+      assertCountsAddUp(stats);
+    });
+
+    it('the batch cannot be written within timeout (a proxy that never answers CONNECT): retried, never unconfirmed', async () => {
+      const sockets = new Set<Socket>();
+      const blackhole = createServer((socket) => {
+        sockets.add(socket);
+        socket.on('close', () => sockets.delete(socket));
+      });
+      blackhole.listen(0, '127.0.0.1');
+      await once(blackhole, 'listening');
+      try {
+        const proxy = `http://127.0.0.1:${(blackhole.address() as AddressInfo).port}`;
+        const app = await start({ proxy, bufferLength: 5, maxConcurrentRequests: 1 }, 'https://127.0.0.1:9');
+        await Promise.all(Array.from({ length: 5 }, (_, i) => httpRequest(`${app.url}/orders/${i}`)));
+        const metrics = app.app.get(MetricsService);
+        await metrics.flush();
+        const stats = metrics.stats();
+        assert.equal(stats.failed, 5);
+        assert.equal(stats.unconfirmed, 0);
+        assert.equal(stats.retried, 3);
+        assertCountsAddUp(stats);
+      } finally {
+        for (const socket of sockets) socket.destroy();
+        await new Promise((resolve) => blackhole.close(resolve));
+      }
+    });
+
     it('while the key is rejected the queue stays bounded (drops counted) and flush() gives the rest up', async () => {
       suite.collector.behaviour = (_c, res) => res.writeHead(403).end();
       const app = await start({ maxConcurrentRequests: 1, maxQueueSize: 10, flushInterval: 60_000 });
@@ -336,6 +383,35 @@ for (const adapter of ADAPTERS) {
         assert.equal(logged, stats.dropped);
       });
     }
+
+    it('drops in a quiet minute are reported when the minute ends, no further drop or shutdown needed', async (t) => {
+      suite.collector.behaviour = () => undefined;
+      const { logger, lines } = captureLogs();
+      const app = await start({ maxQueueSize: 5, maxConcurrentRequests: 1, timeout: 60_000 }, undefined, logger);
+      const metrics = app.app.get(MetricsService);
+      const warnings = () => lines.filter((l) => l.level === 'warn' && l.message.startsWith('Metrics queue full'));
+      // 5 in flight (the collector hangs), 5 queued, the 11th drops one: reported at once.
+      for (let i = 0; i < 11; i++) await httpRequest(`${app.url}/orders/${i}`);
+      await until(() => warnings().length === 1, 2000, 'the first warning');
+      assert.equal(metrics.stats().dropped, 1);
+      // 59 s of the quiet minute pass (Date only; timers stay real), then more drops.
+      t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+      try {
+        t.mock.timers.tick(59_000);
+        for (let i = 11; i < 20; i++) await httpRequest(`${app.url}/orders/${i}`);
+        await until(() => warnings().length === 2, 3000, 'the end-of-minute warning');
+      } finally {
+        t.mock.timers.reset();
+      }
+      const stats = metrics.stats();
+      assert.equal(stats.dropped, 10);
+      const counts = warnings().map((w) => Number(/dropped (\d+) oldest/.exec(w.message)?.[1]));
+      assert.deepEqual(counts, [1, 9]);
+      assert.match(
+        warnings()[1]!.message,
+        /^Metrics queue full \(maxQueueSize = 5 records\): dropped 9 oldest records in the last 59(\.\d)? s; 10 dropped in all\.$/,
+      );
+    });
 
     it('memory stays bounded: N >> maxQueueSize requests with the collector hanging', async (t) => {
       suite.collector.behaviour = () => undefined;

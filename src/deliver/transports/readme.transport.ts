@@ -144,7 +144,10 @@ export class ReadmeTransport implements MetricsTransport {
         const message = written
           ? `no answer within ${answerTimeout} ms of sending the batch`
           : `timeout of ${timeout} ms exceeded before the batch was sent`;
-        req.destroy(Object.assign(new Error(message), { code: 'ETIMEDOUT' }));
+        const error = Object.assign(new Error(message), { code: 'ETIMEDOUT' });
+        req.destroy(error);
+        // A request still waiting for its socket (a proxy agent connecting) emits no error when destroyed.
+        fail(error);
       };
       let deadline = setTimeout(onDeadline, timeout);
       deadline.unref();
