@@ -146,6 +146,28 @@ for (const adapter of ADAPTERS) {
       });
     }
 
+    it('shutdown while a call on a reused connection waits for its answer: that batch is not sent again', async () => {
+      let answered = 0;
+      // The first call is answered (its connection is kept alive); the second, on that connection, hangs.
+      suite.collector.behaviour = (_c, res) => {
+        if (answered++ === 0) res.writeHead(202).end();
+      };
+      const app = await start({ bufferLength: 1, maxConcurrentRequests: 1, timeout: 60_000 });
+      const metrics = app.app.get(MetricsService);
+      await httpRequest(`${app.url}/orders/1`);
+      await until(() => metrics.stats().sent === 1, 3000, 'the first record delivered');
+      await httpRequest(`${app.url}/orders/2`);
+      await suite.collector.waitForRecords(2);
+      await app.close(); // shutdownTimeout 300 ms, then the transport closes its connections
+      suite.running = undefined;
+      await new Promise((resolve) => setTimeout(resolve, 1600)); // longer than every retry's backoff
+      assertArrivedAtMost(suite.collector.arrivals(), 1);
+      const stats = metrics.stats();
+      assert.equal(stats.sent, 1);
+      assert.equal(stats.unconfirmed, 1);
+      assertCountsAddUp(stats);
+    });
+
     it('collector slower than timeout: the late answer is awaited, each record arrives once and counts as sent', async (t) => {
       // Answers 202 after 350 ms, past `timeout` (200) but within the answer deadline (3 x timeout).
       suite.collector.behaviour = (_c, res) => setTimeout(() => res.writeHead(202).end(), 350);

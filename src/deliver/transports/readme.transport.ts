@@ -41,6 +41,8 @@ export class ReadmeTransport implements MetricsTransport {
   private readonly headers: Record<string, string>;
   private readonly agent: HttpAgent;
   private readonly request: typeof httpRequest;
+  /** After close(): no new call, and a reset is ours, not a stale keep-alive connection. */
+  private closed = false;
 
   constructor(private readonly options: ReadmeTransportOptions) {
     this.url = new URL(`${options.baseUrl.replace(/\/+$/, '')}/v1/request`);
@@ -63,6 +65,7 @@ export class ReadmeTransport implements MetricsTransport {
   }
 
   async send(records: MetricsRecord[]): Promise<void> {
+    if (this.closed) throw new MetricsDeliveryError('the ReadMe transport is closed (application shutdown)');
     const body = Buffer.from(JSON.stringify(records));
     const { status, retryAfter } = await this.post(body);
     if (status >= 200 && status < 300) return;
@@ -97,7 +100,7 @@ export class ReadmeTransport implements MetricsTransport {
         const code = (error as NodeJS.ErrnoException).code;
         // A keep-alive connection the collector had closed before our request reached it: it never read the batch
         // (the case Node's docs give for retrying on `reusedSocket`).
-        const stale = req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE');
+        const stale = !this.closed && req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE');
         settle(() =>
           reject(
             new MetricsDeliveryError(
@@ -157,6 +160,7 @@ export class ReadmeTransport implements MetricsTransport {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.agent.destroy();
   }
 }
