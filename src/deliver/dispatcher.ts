@@ -2,7 +2,10 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { CapturedExchange } from '../capture/captured-exchange';
 import { RecordFormatter } from '../format/record-formatter';
 import type { MetricsRecord } from '../interfaces/metrics-record.interface';
-import type { MetricsTransport } from '../interfaces/metrics-transport.interface';
+import { isExchangeTransport, type AnyMetricsTransport } from '../interfaces/metrics-transport.interface';
+import type { RedactedExchange } from '../interfaces/redacted-exchange.interface';
+import { redactExchange } from '../format/redacted-exchange';
+import { Redactor } from '../redact/redactor';
 import { METRICS_RESOLVED_OPTIONS, METRICS_TRANSPORT } from '../metrics.constants';
 import { MetricsLogger } from '../metrics.logger';
 import type { ResolvedMetricsOptions } from '../metrics.options';
@@ -66,8 +69,9 @@ export class Dispatcher implements OnApplicationShutdown {
 
   constructor(
     @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
-    @Inject(METRICS_TRANSPORT) private readonly transport: MetricsTransport,
+    @Inject(METRICS_TRANSPORT) private readonly transport: AnyMetricsTransport,
     private readonly formatter: RecordFormatter,
+    private readonly redactor: Redactor,
   ) {}
 
   stats(): MetricsStats {
@@ -188,6 +192,10 @@ export class Dispatcher implements OnApplicationShutdown {
     this.inFlightCalls++;
     this.inFlightRecords += batch.length;
     try {
+      if (isExchangeTransport(this.transport)) {
+        await this.deliverExchanges(batch);
+        return;
+      }
       const records: MetricsRecord[] = [];
       let sliceStart = performance.now();
       for (const exchange of batch) {
@@ -213,12 +221,32 @@ export class Dispatcher implements OnApplicationShutdown {
     }
   }
 
+  /** For transports that take redacted exchanges (OTLP): same slicing, the RedactedExchange instead of a record. */
+  private async deliverExchanges(batch: CapturedExchange[]): Promise<void> {
+    const exchanges: RedactedExchange[] = [];
+    let sliceStart = performance.now();
+    for (const exchange of batch) {
+      if (performance.now() - sliceStart >= FORMAT_SLICE_MS) {
+        await nextTurn();
+        sliceStart = performance.now();
+      }
+      try {
+        exchanges.push(redactExchange(exchange, this.redactor, this.options));
+      } catch (error) {
+        this.counters.failed++;
+        this.logger.errorOnce('format', 'Could not format a record; it was dropped', error);
+      }
+    }
+    if (exchanges.length) await this.send(exchanges);
+  }
+
   /** Sends one batch with retries; splits it when the collector finds it too large or malformed. */
-  private async send(records: MetricsRecord[]): Promise<void> {
+  private async send(records: MetricsRecord[] | RedactedExchange[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
       try {
-        await this.transport.send(records);
+        // Records for a MetricsTransport, exchanges for an ExchangeTransport (chosen in deliver()).
+        await this.transport.send(records as never);
         this.counters.sent += records.length;
         this.debug(`delivered ${records.length} records in ${(performance.now() - started).toFixed(1)} ms`);
         return;
