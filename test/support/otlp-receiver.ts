@@ -43,6 +43,8 @@ export class OtlpReceiver {
   readonly spans: ReceivedSpan[] = [];
   /** Every decoded request, as JSON text (what the privacy tests search for canaries). */
   readonly decoded: string[] = [];
+  /** Headers (http) or metadata (gRPC) of every request, names lower-cased. */
+  readonly requests: { transport: string; headers: Record<string, string> }[] = [];
 
   private constructor(private readonly server: InstanceType<typeof mock.MockOtlpServer>) {}
 
@@ -56,6 +58,14 @@ export class OtlpReceiver {
       grpcHostname: '127.0.0.1',
       grpcPort: 0,
       onTrace: (raw: unknown) => holder.receiver?.add(raw),
+      onRequest: (req: {
+        transport: string;
+        headers?: Record<string, string>;
+        metadata?: { getMap(): Record<string, unknown> };
+      }) => {
+        const headers = req.headers ?? (req.metadata?.getMap() as Record<string, string> | undefined) ?? {};
+        holder.receiver?.requests.push({ transport: req.transport, headers: { ...headers } });
+      },
     });
     holder.receiver = new OtlpReceiver(server);
     await server.start();
@@ -106,6 +116,7 @@ export class OtlpReceiver {
   reset(): void {
     this.spans.length = 0;
     this.decoded.length = 0;
+    this.requests.length = 0;
   }
 
   async close(): Promise<void> {
