@@ -87,7 +87,11 @@ export class OtlpReceiver {
   }
 
   private add(raw: unknown): void {
-    const trace = mock.normalizeTrace(raw);
+    // The receiver's own protobuf-to-object step, as mockotlpserver does it, then the empty-array fix below.
+    const type = (raw as { constructor?: { toObject?: (m: unknown, o: object) => unknown } }).constructor;
+    const plain = typeof type?.toObject === 'function' ? type.toObject(raw, { longs: String, json: true }) : raw;
+    fillEmptyArrays(plain, 0);
+    const trace = mock.normalizeTrace(plain);
     this.decoded.push(JSON.stringify(trace));
     for (const rs of trace.resourceSpans ?? []) {
       for (const ss of rs.scopeSpans ?? []) {
@@ -122,4 +126,16 @@ export class OtlpReceiver {
   async close(): Promise<void> {
     await this.server.close();
   }
+}
+
+/**
+ * Protobuf omits empty repeated fields, so an empty array attribute (APIToolkit's `apitoolkit.tags: []`) decodes as
+ * an ArrayValue without `values`, which mockotlpserver's normalizer cannot read: give it the empty list it means.
+ */
+function fillEmptyArrays(node: unknown, depth: number): void {
+  if (depth > 64 || node === null || typeof node !== 'object' || ArrayBuffer.isView(node)) return;
+  const record = node as Record<string, unknown>;
+  const arrayValue = record['arrayValue'] as { values?: unknown[] } | undefined;
+  if (arrayValue && typeof arrayValue === 'object' && !Array.isArray(arrayValue.values)) arrayValue.values = [];
+  for (const value of Array.isArray(node) ? node : Object.values(record)) fillEmptyArrays(value, depth + 1);
 }
