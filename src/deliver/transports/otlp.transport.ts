@@ -68,6 +68,18 @@ interface OtelResources {
   resourceFromAttributes(attributes: Record<string, SpanAttributeValue>): unknown;
 }
 
+interface OtelContext {
+  readonly __brand?: 'Context';
+}
+
+interface OtelApi {
+  context: { active(): OtelContext; with<T>(context: OtelContext, fn: () => T): T };
+}
+
+interface OtelCore {
+  suppressTracing(context: OtelContext): OtelContext;
+}
+
 interface GrpcClient {
   makeUnaryRequest(
     method: string,
@@ -111,6 +123,8 @@ export class OtlpTransport implements ExchangeTransport {
   private readonly spanOptions: SpanBuilderOptions;
   private agent?: HttpAgent;
   private grpc?: { module: GrpcModule; client?: GrpcClient };
+  /** The OpenTelemetry context API and suppressTracing, from the transformer's own dependencies (global-safe). */
+  private readonly suppression: { api?: OtelApi; core?: OtelCore };
 
   constructor(options: OtlpTransportOptions = {}) {
     this.settings = this.resolve(options ?? {});
@@ -120,6 +134,7 @@ export class OtlpTransport implements ExchangeTransport {
     this.serializer =
       this.protocol === 'http/json' ? transformer.JsonTraceSerializer : transformer.ProtobufTraceSerializer;
     this.spanOptions = { resource: this.settings.resource, mode: this.mode() };
+    this.suppression = loadSuppression();
     if (this.protocol === 'grpc') {
       this.grpc = {
         module: loadPeer<GrpcModule>(
@@ -150,14 +165,22 @@ export class OtlpTransport implements ExchangeTransport {
     if (!spans.length) return;
     const body = this.serializer.serializeRequest(spans);
     if (!body) throw new MetricsDeliveryError('OTLP: the spans could not be encoded', 400);
-    if (this.grpc) await this.sendGrpc(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
-    else await this.sendHttp(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+    const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    // Our export is not the app's traffic: an app running the OpenTelemetry SDK's http instrumentation must not
+    // trace it (as its own exporters are not), so the call runs in a context with tracing suppressed.
+    await this.untraced(() => (this.grpc ? this.sendGrpc(bytes) : this.sendHttp(bytes)));
   }
 
   async close(): Promise<void> {
     this.agent?.destroy();
     this.grpc?.client?.close();
     if (this.grpc) this.grpc.client = undefined;
+  }
+
+  private untraced(send: () => Promise<void>): Promise<void> {
+    const { api, core } = this.suppression;
+    if (!api || !core) return send();
+    return api.context.with(core.suppressTracing(api.context.active()), send);
   }
 
   /** `apitoolkit` adds APIToolkit's span name and attributes; see ApitoolkitTransport. */
@@ -345,6 +368,19 @@ export function buildResource(options: OtlpTransportOptions, fromEnv: boolean): 
   const merged = resource.merge(resources.resourceFromAttributes(own));
   // A plain snapshot: the serializer reads `attributes` and `schemaUrl` only.
   return { attributes: { ...merged.attributes }, ...(merged.schemaUrl && { schemaUrl: merged.schemaUrl }) };
+}
+
+/**
+ * @opentelemetry/api and @opentelemetry/core as the transformer resolves them. Only the context API is used, never a
+ * setter: with no context manager registered (an app without the SDK) `with` just calls the function.
+ */
+function loadSuppression(): { api?: OtelApi; core?: OtelCore } {
+  try {
+    const from = createRequire(requireResolve(TRANSFORMER));
+    return { api: from('@opentelemetry/api') as OtelApi, core: from('@opentelemetry/core') as OtelCore };
+  } catch {
+    return {};
+  }
 }
 
 function requireResolve(name: string): string {
