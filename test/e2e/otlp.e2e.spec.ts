@@ -1,7 +1,13 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { ApitoolkitTransport, MetricsService, OtlpTransport, type MetricsModuleOptions } from '../../src';
+import {
+  ApitoolkitTransport,
+  MetricsService,
+  OtlpTransport,
+  type MetricsModuleOptions,
+  type RedactedExchange,
+} from '../../src';
 import { ADAPTERS, startApp, type RunningApp } from '../support/adapters';
 import { httpRequest } from '../support/http';
 import { otlpAppModule, otlpTargets } from '../support/otlp-app';
@@ -46,6 +52,32 @@ async function traffic(app: RunningApp) {
   );
   await app.app.get(MetricsService).flush();
   return { requestBodySize: Buffer.byteLength(body) };
+}
+
+function bigExchange(i: number, body: string): RedactedExchange {
+  return {
+    id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    kind: 'server',
+    startedAt: Date.now(),
+    durationMs: 2,
+    method: 'POST',
+    url: 'http://127.0.0.1/rows',
+    scheme: 'http',
+    host: '127.0.0.1',
+    path: '/rows',
+    query: [],
+    route: '/rows',
+    httpVersion: 'HTTP/1.1',
+    requestHeaders: [{ name: 'content-type', value: 'application/json' }],
+    requestBody: { text: body, mimeType: 'application/json', size: body.length },
+    status: 200,
+    statusText: 'OK',
+    responseHeaders: [],
+    responseBody: { text: body, mimeType: 'application/json', size: body.length },
+    clientIp: '127.0.0.1',
+    aborted: false,
+    group: { id: 'sha512-x?1234' },
+  };
 }
 
 describe('OTLP export', () => {
@@ -223,6 +255,42 @@ describe('OTLP export', () => {
         assert.equal(boom?.status.code, 'STATUS_CODE_ERROR');
       });
     }
+  }
+
+  for (const protocol of PROTOCOLS) {
+    it(`${protocol}: a batch of big bodies is encoded in slices, one request, every span decoded`, async () => {
+      const body = JSON.stringify({ rows: Array.from({ length: 1200 }, (_, i) => ({ id: i, name: `row ${i}` })) });
+      const exchanges = Array.from({ length: 30 }, (_, i) => bigExchange(i, body));
+      const transport = new ApitoolkitTransport({ apiKey: 'k', url: receiver.urlFor(protocol), protocol });
+      const ticks: number[] = [];
+      let ticking = true;
+      const tick = () => {
+        ticks.push(performance.now());
+        if (ticking) setImmediate(tick);
+      };
+      setImmediate(tick);
+      const started = performance.now();
+      try {
+        await transport.send(exchanges);
+      } finally {
+        ticking = false;
+      }
+      const spans = await receiver.waitForSpans(30);
+      assert.equal(spans.length, 30);
+      assert.deepEqual(spans.map((s) => s.attributes['apitoolkit.msg_id']).sort(), exchanges.map((x) => x.id).sort());
+      const decoded = Buffer.from(String(spans[0]!.attributes['http.request.body']), 'base64').toString();
+      assert.equal(decoded, body);
+      assert.equal(receiver.requests.length, 1, 'one export for the batch');
+      // Before the request left, the event loop kept turning (one piece: no turn at all between start and send).
+      const turns = ticks.filter((t) => t > started && t < receiver.requests[0]!.at).length;
+      assert.ok(turns >= 10, `${turns} turns of the event loop while encoding`);
+      // Past maxExportBytes (4 MiB: gRPC's default limit) the batch is refused before it is sent, as an HTTP 413,
+      // which makes the dispatcher split it.
+      const twice = [...exchanges, ...exchanges.map((x, i) => bigExchange(i + 100, body))];
+      await assert.rejects(transport.send(twice), { name: 'MetricsDeliveryError', status: 413 });
+      assert.equal(receiver.requests.length, 1, 'nothing sent');
+      await transport.close();
+    });
   }
 
   it('no options: the OTEL_* environment variables decide endpoint, protocol, headers and resource', async () => {

@@ -44,7 +44,7 @@ export class OtlpReceiver {
   /** Every decoded request, as JSON text (what the privacy tests search for canaries). */
   readonly decoded: string[] = [];
   /** Headers (http) or metadata (gRPC) of every request, names lower-cased. */
-  readonly requests: { transport: string; headers: Record<string, string> }[] = [];
+  readonly requests: { transport: string; headers: Record<string, string>; at: number }[] = [];
 
   private constructor(private readonly server: InstanceType<typeof mock.MockOtlpServer>) {}
 
@@ -64,7 +64,7 @@ export class OtlpReceiver {
         metadata?: { getMap(): Record<string, unknown> };
       }) => {
         const headers = req.headers ?? (req.metadata?.getMap() as Record<string, string> | undefined) ?? {};
-        holder.receiver?.requests.push({ transport: req.transport, headers: { ...headers } });
+        holder.receiver?.requests.push({ transport: req.transport, headers: { ...headers }, at: performance.now() });
       },
     });
     holder.receiver = new OtlpReceiver(server);

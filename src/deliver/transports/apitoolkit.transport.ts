@@ -1,6 +1,12 @@
 import type { SpanBuilderOptions } from '../../format/otlp/span-builder';
 import { PACKAGE_NAME } from '../../metrics.constants';
-import { buildResource, OtlpTransport, type OtlpProtocol, type OtlpTransportOptions } from './otlp.transport';
+import {
+  buildResource,
+  maxExportBytes,
+  OtlpTransport,
+  type OtlpProtocol,
+  type OtlpTransportOptions,
+} from './otlp.transport';
 
 /** APIToolkit's (Monoscope's) OTLP collector, as its SDKs' READMEs configure it (gRPC). */
 export const APITOOLKIT_DEFAULT_URL = 'http://otelcol.apitoolkit.io:4317';
@@ -18,6 +24,8 @@ export interface ApitoolkitTransportOptions {
   timeout?: number;
   /** More resource attributes. */
   resourceAttributes?: OtlpTransportOptions['resourceAttributes'];
+  /** Largest export in bytes; a bigger batch is split. Default 4194304 (gRPC's default message limit). */
+  maxExportBytes?: number;
 }
 
 /**
@@ -56,6 +64,6 @@ export class ApitoolkitTransport extends OtlpTransport {
       },
       false,
     );
-    return { url, protocol, headers: {}, timeout, resource };
+    return { url, protocol, headers: {}, timeout, resource, maxExportBytes: maxExportBytes(options.maxExportBytes) };
   }
 }
