@@ -293,6 +293,37 @@ describe('OTLP export', () => {
     });
   }
 
+  for (const adapter of ADAPTERS) {
+    it(`${adapter}: a batch past maxExportBytes is split by the dispatcher, every exchange delivered`, async () => {
+      const app = await start(adapter, {
+        transport: new ApitoolkitTransport({
+          apiKey: 'k',
+          url: receiver.urlFor('http/protobuf'),
+          protocol: 'http/protobuf',
+          maxExportBytes: 40_000,
+        }),
+        bufferLength: 8,
+        flushInterval: 60_000,
+      });
+      const body = JSON.stringify({ text: 'x'.repeat(8000) });
+      for (let i = 0; i < 8; i++) {
+        const res = await httpRequest(`${app.url}/shop/items`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+        });
+        assert.equal(res.status, 201);
+      }
+      const metrics = app.app.get(MetricsService);
+      await metrics.flush();
+      const stats = metrics.stats();
+      assert.deepEqual([stats.sent, stats.failed], [8, 0]);
+      const spans = await receiver.waitForSpans(8);
+      assert.equal(spans.length, 8);
+      assert.ok(receiver.requests.length >= 4, `${receiver.requests.length} exports`);
+    });
+  }
+
   it('no options: the OTEL_* environment variables decide endpoint, protocol, headers and resource', async () => {
     const saved = { ...process.env };
     try {
