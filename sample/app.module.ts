@@ -1,6 +1,6 @@
 import { HttpModule } from '@nestjs/axios';
 import { Module } from '@nestjs/common';
-import { HarFileTransport, MetricsModule } from '../src';
+import { ApitoolkitTransport, HarFileTransport, MetricsModule, OtlpTransport } from '../src';
 import { AppController } from './app.controller';
 import { CarrierController } from './carrier.controller';
 import { OrdersController } from './orders/orders.controller';
@@ -13,11 +13,25 @@ export const HAR_FILE = './api-metrics.har';
     MetricsModule.forRootAsync({
       useFactory: () => {
         const apiKey = process.env.README_API_KEY;
+        const apitoolkitKey = process.env.APITOOLKIT_KEY;
         return {
           // With a ReadMe key, ship to ReadMe (or README_METRICS_SERVER); without one, write a local HAR file.
           ...(apiKey
             ? { apiKey, baseUrl: process.env.README_METRICS_SERVER || undefined }
             : { transport: new HarFileTransport({ path: HAR_FILE }) }),
+          // With an APIToolkit key, ship to APIToolkit (APITOOLKIT_URL: another collector, e.g. self-hosted);
+          // with OTEL_EXPORTER_OTLP_ENDPOINT, to that OpenTelemetry collector (OTEL_* variables as every exporter).
+          ...(apitoolkitKey
+            ? {
+                transport: new ApitoolkitTransport({
+                  apiKey: apitoolkitKey,
+                  url: process.env.APITOOLKIT_URL || undefined,
+                  serviceName: 'nestjs-api-metrics-sample',
+                }),
+              }
+            : process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+              ? { transport: new OtlpTransport() }
+              : {}),
           group: () => OWLBERT,
           flushInterval: 1000,
           serviceVersion: '1.0.0',

@@ -11,9 +11,17 @@ export { MetricsExceptionFilter } from './capture/metrics-exception.filter';
 export { ReadmeTransport, type ReadmeTransportOptions } from './deliver/transports/readme.transport';
 export { HarFileTransport, type HarFileTransportOptions } from './deliver/transports/har-file.transport';
 export { MetricsDeliveryError } from './deliver/delivery-error';
+export { OtlpTransport, type OtlpTransportOptions, type OtlpProtocol } from './deliver/transports/otlp.transport';
+export {
+  ApitoolkitTransport,
+  APITOOLKIT_DEFAULT_URL,
+  type ApitoolkitTransportOptions,
+} from './deliver/transports/apitoolkit.transport';
 export type { MetricsStats } from './deliver/dispatcher';
 export type { MetricsModuleOptions } from './interfaces/metrics-options.interface';
 export type { MetricsGroupFn, MetricsGroupInfo } from './interfaces/metrics-group.interface';
 export type { MetricsTransport } from './interfaces/metrics-transport.interface';
+export type { ExchangeTransport, AnyMetricsTransport } from './interfaces/metrics-transport.interface';
+export type * from './interfaces/redacted-exchange.interface';
 export type { MetricsRecord } from './interfaces/metrics-record.interface';
 export type * from './interfaces/har.interface';

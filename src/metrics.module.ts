@@ -11,7 +11,7 @@ import { Dispatcher } from './deliver/dispatcher';
 import { ReadmeTransport } from './deliver/transports/readme.transport';
 import { RecordFormatter } from './format/record-formatter';
 import type { MetricsModuleOptions } from './interfaces/metrics-options.interface';
-import type { MetricsTransport } from './interfaces/metrics-transport.interface';
+import type { AnyMetricsTransport } from './interfaces/metrics-transport.interface';
 import { METRICS_RESOLVED_OPTIONS, METRICS_TRANSPORT } from './metrics.constants';
 import { ConfigurableMetricsModule, METRICS_MODULE_OPTIONS } from './metrics.module-definition';
 import { resolveMetricsOptions, type ResolvedMetricsOptions } from './metrics.options';
@@ -38,7 +38,7 @@ import { Redactor } from './redact/redactor';
     {
       provide: METRICS_TRANSPORT,
       inject: [METRICS_RESOLVED_OPTIONS],
-      useFactory: (options: ResolvedMetricsOptions): MetricsTransport =>
+      useFactory: (options: ResolvedMetricsOptions): AnyMetricsTransport =>
         options.transport ??
         new ReadmeTransport({
           apiKey: options.apiKey ?? '',

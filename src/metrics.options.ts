@@ -1,7 +1,7 @@
 import { DEFAULT_BASE_URL } from './metrics.constants';
 import type { MetricsGroupFn } from './interfaces/metrics-group.interface';
 import type { MetricsModuleOptions } from './interfaces/metrics-options.interface';
-import type { MetricsTransport } from './interfaces/metrics-transport.interface';
+import type { ExchangeTransport, MetricsTransport } from './interfaces/metrics-transport.interface';
 
 /** Options with every default filled in; what the rest of the module reads. */
 export interface ResolvedMetricsOptions {
@@ -21,7 +21,7 @@ export interface ResolvedMetricsOptions {
   tags?: string[];
   debug: boolean;
   captureOutgoing: boolean;
-  transport?: MetricsTransport;
+  transport?: MetricsTransport | ExchangeTransport;
   denylist?: string[];
   allowlist?: string[];
   redactHeaders: string[];
@@ -80,7 +80,9 @@ export function resolveMetricsOptions(options: MetricsModuleOptions | undefined)
   const { apiKey, transport, group, baseUrl = DEFAULT_BASE_URL, serviceVersion } = options;
   if (transport !== undefined) {
     if (transport === null || typeof transport.send !== 'function') {
-      throw new MetricsOptionsError('"transport" must be an object with a send(records) method (MetricsTransport).');
+      throw new MetricsOptionsError(
+        '"transport" must be an object with a send(records) method (MetricsTransport, or ExchangeTransport such as OtlpTransport).',
+      );
     }
   } else if (typeof apiKey !== 'string' || apiKey.trim() === '') {
     throw new MetricsOptionsError(

@@ -2,7 +2,10 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { CapturedExchange } from '../capture/captured-exchange';
 import { RecordFormatter } from '../format/record-formatter';
 import type { MetricsRecord } from '../interfaces/metrics-record.interface';
-import type { MetricsTransport } from '../interfaces/metrics-transport.interface';
+import { isExchangeTransport, type AnyMetricsTransport } from '../interfaces/metrics-transport.interface';
+import type { RedactedExchange } from '../interfaces/redacted-exchange.interface';
+import { redactExchange } from '../format/redacted-exchange';
+import { Redactor } from '../redact/redactor';
 import { METRICS_RESOLVED_OPTIONS, METRICS_TRANSPORT } from '../metrics.constants';
 import { MetricsLogger } from '../metrics.logger';
 import type { ResolvedMetricsOptions } from '../metrics.options';
@@ -30,6 +33,9 @@ export interface MetricsStats {
   /** Records in delivery calls now. */
   inFlight: number;
 }
+
+/** One batch: ReadMe records for a MetricsTransport, redacted exchanges for an ExchangeTransport. */
+type Batch = MetricsRecord[] | RedactedExchange[];
 
 const MAX_ATTEMPTS = 4;
 /** Under load more than bufferLength records wait; up to this many go in one call (fewer calls, less overhead). */
@@ -100,8 +106,9 @@ export class Dispatcher implements OnApplicationShutdown {
 
   constructor(
     @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
-    @Inject(METRICS_TRANSPORT) private readonly transport: MetricsTransport,
+    @Inject(METRICS_TRANSPORT) private readonly transport: AnyMetricsTransport,
     private readonly formatter: RecordFormatter,
+    private readonly redactor: Redactor,
   ) {}
 
   stats(): MetricsStats {
@@ -236,6 +243,10 @@ export class Dispatcher implements OnApplicationShutdown {
     this.inFlightCalls++;
     this.inFlightRecords += batch.length;
     try {
+      if (isExchangeTransport(this.transport)) {
+        await this.deliverExchanges(batch);
+        return;
+      }
       const records: MetricsRecord[] = [];
       let sliceStart = performance.now();
       for (const exchange of batch) {
@@ -261,11 +272,30 @@ export class Dispatcher implements OnApplicationShutdown {
     }
   }
 
+  /** For transports that take redacted exchanges (OTLP): same slicing, the RedactedExchange instead of a record. */
+  private async deliverExchanges(batch: CapturedExchange[]): Promise<void> {
+    const exchanges: RedactedExchange[] = [];
+    let sliceStart = performance.now();
+    for (const exchange of batch) {
+      if (performance.now() - sliceStart >= FORMAT_SLICE_MS) {
+        await nextTurn();
+        sliceStart = performance.now();
+      }
+      try {
+        exchanges.push(redactExchange(exchange, this.redactor, this.options));
+      } catch (error) {
+        this.counters.failed++;
+        this.logger.errorOnce('format', 'Could not format a record; it was dropped', error);
+      }
+    }
+    if (exchanges.length) await this.send(exchanges);
+  }
+
   /**
    * Sends one batch with retries; splits it when the collector finds it too large or malformed. A part the collector
    * accepted is never sent again, and neither is one it may have received without answering (`unconfirmed`).
    */
-  private async send(records: MetricsRecord[]): Promise<void> {
+  private async send(records: Batch): Promise<void> {
     const pause = this.pause;
     if (pause) {
       // Only the probe may call while the key is rejected; anything else is given up without a call.
@@ -294,11 +324,12 @@ export class Dispatcher implements OnApplicationShutdown {
    * The retry loop of one batch; resolves with the status when the collector rejected the key. `tally` counts what
    * this batch gave up.
    */
-  private async attempt(records: MetricsRecord[], tally: { failed: number }): Promise<number | undefined> {
+  private async attempt(records: Batch, tally: { failed: number }): Promise<number | undefined> {
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
       try {
-        await this.transport.send(records);
+        // Records for a MetricsTransport, exchanges for an ExchangeTransport (chosen in deliver()).
+        await this.transport.send(records as never);
         this.counters.sent += records.length;
         this.debug(`delivered ${records.length} records in ${(performance.now() - started).toFixed(1)} ms`);
         return undefined;
@@ -401,7 +432,7 @@ export class Dispatcher implements OnApplicationShutdown {
     return Math.min(PROBE_BATCH, this.options.bufferLength);
   }
 
-  private giveUp(records: MetricsRecord[], reason: string): void {
+  private giveUp(records: Batch, reason: string): void {
     this.counters.failed += records.length;
     this.debug(`${records.length} records given up: ${reason}`);
   }

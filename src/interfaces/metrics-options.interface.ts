@@ -1,5 +1,5 @@
 import type { MetricsGroupFn } from './metrics-group.interface';
-import type { MetricsTransport } from './metrics-transport.interface';
+import type { ExchangeTransport, MetricsTransport } from './metrics-transport.interface';
 
 /** Options of `MetricsModule.forRoot()` / `forRootAsync()`. Validated at startup; a bad value stops the app with a clear error. */
 export interface MetricsModuleOptions {
@@ -44,8 +44,11 @@ export interface MetricsModuleOptions {
    * linked to it (`_parentId`). Default true. Any other axios instance: `MetricsService.observeAxios(instance)`.
    */
   captureOutgoing?: boolean;
-  /** Where records go instead of ReadMe: `HarFileTransport` or any `MetricsTransport`. */
-  transport?: MetricsTransport;
+  /**
+   * Where records go instead of ReadMe: `HarFileTransport` or any `MetricsTransport`; `OtlpTransport` /
+   * `ApitoolkitTransport` (or any `ExchangeTransport`) for OpenTelemetry spans.
+   */
+  transport?: MetricsTransport | ExchangeTransport;
 
   /**
    * Key names whose values are replaced by `"[REDACTED]"` in request and response headers (case-insensitive),

@@ -76,4 +76,8 @@ export interface RedactedExchange {
   group: RedactedGroup;
   /** Outgoing calls made and finished while this request was open (kind `client`, parentId = this id). */
   outgoing?: RedactedExchange[];
+  /** The `serviceVersion` option, when set. */
+  serviceVersion?: string;
+  /** The `tags` option, when set. */
+  tags?: string[];
 }
