@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { AxiosInstance } from 'axios';
+import type { ObservableAxiosInstance } from './capture/outgoing/axios-observer';
 import { AxiosObserver } from './capture/outgoing/axios-observer';
 import { ExchangeRecorder } from './capture/exchange-recorder';
 import { currentExchange } from './capture/request-context';
@@ -36,8 +36,8 @@ export class MetricsService {
   }
 
   /** Records the calls of a plain axios instance like those of `HttpService` (linked to the current request). */
-  observeAxios(instance: AxiosInstance): void {
-    this.axiosObserver.observe(instance);
+  observeAxios(instance: ObservableAxiosInstance): void {
+    void this.axiosObserver.observe(instance);
   }
 
   /**
