@@ -24,6 +24,8 @@ export interface MetricsStats {
   queued: number;
   /** Records in delivery calls now. */
   inFlight: number;
+  /** Exchanges not recorded because of `sampleRate` / `@MetricsSample()` (not part of `captured`). */
+  sampledOut: number;
 }
 
 const MAX_ATTEMPTS = 4;
@@ -61,7 +63,7 @@ export class Dispatcher implements OnApplicationShutdown {
   private paused = false;
   private lastDropWarning = 0;
   private droppedSinceWarning = 0;
-  private readonly counters = { captured: 0, sent: 0, dropped: 0, failed: 0, retried: 0 };
+  private readonly counters = { captured: 0, sent: 0, dropped: 0, failed: 0, retried: 0, sampledOut: 0 };
   private waiters: { target: number; resolve: () => void }[] = [];
 
   constructor(
@@ -72,6 +74,11 @@ export class Dispatcher implements OnApplicationShutdown {
 
   stats(): MetricsStats {
     return { ...this.counters, queued: this.queue.length, inFlight: this.inFlightRecords };
+  }
+
+  /** An exchange the sampling decision left out: counted, nothing else. */
+  countSampledOut(): void {
+    this.counters.sampledOut++;
   }
 
   enqueue(exchange: CapturedExchange): void {

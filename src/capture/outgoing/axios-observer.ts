@@ -168,6 +168,13 @@ export class AxiosObserver implements OnModuleInit {
         hasResponseBody: response !== undefined,
         clientIp: '',
         parentId: parent?.id,
+        // The module's captureRequestBody / captureResponseBody apply to outgoing calls too.
+        ...(!this.options.captureRequestBody && {
+          requestBody: undefined,
+          requestRawBody: undefined,
+          requestBodyOmitted: true,
+        }),
+        ...(!this.options.captureResponseBody && { responseBody: undefined, responseBodyOmitted: true }),
         failure: error === undefined ? undefined : { code: failure?.code, message: failure?.message ?? String(error) },
       };
       this.recorder.recordOutgoing(parent, call);
