@@ -6,6 +6,9 @@ import { after, before, describe, it } from 'node:test';
 import { HttpService } from '@nestjs/axios';
 import { Body, Controller, Get, HttpCode, Inject, Module, Param, Post } from '@nestjs/common';
 import { ApplicationConfig } from '@nestjs/core';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
 import type { AxiosStatic } from 'axios';
 import { firstValueFrom } from 'rxjs';
 import {
@@ -14,6 +17,7 @@ import {
   MetricsInterceptor,
   MetricsSample,
   MetricsService,
+  METRICS_MODULE_OPTIONS,
   type MetricsModuleOptions,
 } from '../../src';
 import { ADAPTERS, startApp, type AdapterName } from '../support/adapters';
@@ -149,6 +153,27 @@ for (const adapter of ADAPTERS) {
       assert.equal(out.ua, 'axios/1.7.9', 'the app’s own axios, untouched');
     });
 
+    it('Test.createTestingModule: overrideProvider(METRICS_MODULE_OPTIONS) turns the module off', async () => {
+      const moduleRef = await Test.createTestingModule({
+        imports: [controlModule(adapter, { baseUrl: suite.collector.url })],
+      })
+        .overrideProvider(METRICS_MODULE_OPTIONS)
+        .useValue({ enabled: false })
+        .compile();
+      const app = moduleRef.createNestApplication(adapter === 'express' ? new ExpressAdapter() : new FastifyAdapter());
+      await app.listen(0, '127.0.0.1');
+      suite.running = { app, url: (await app.getUrl()).replace('[::1]', '127.0.0.1'), close: () => app.close() };
+      assert.equal((await httpRequest(`${suite.running.url}/orders/1`)).status, 200);
+      assert.deepEqual(await recorded(), []);
+      assert.equal(
+        app
+          .get(ApplicationConfig)
+          .getGlobalInterceptors()
+          .filter((i) => i != null).length,
+        0,
+      );
+    });
+
     it('exclude: route templates (method-specific, wildcards) and, for unknown routes, the path', async () => {
       const app = await start({
         exclude: ['/misc/header', { path: '/orders', method: 'POST' }, '/orders/*/handler-group', '/gone/*'],
@@ -180,10 +205,12 @@ for (const adapter of ADAPTERS) {
       await httpRequest(`${app.url}/orders/500`);
       await httpRequest(`${app.url}/ctl/fail/503`);
       await httpRequest(`${app.url}/ctl/sampled-always`);
+      await httpRequest(`${app.url}/ctl/outgoing`); // its outgoing call is left out with it
       const got = await recorded();
       assert.deepEqual(got.sort(), ['GET /ctl/fail/503 500', 'GET /ctl/sampled-always 200', 'GET /orders/500 500']);
+      assert.ok(suite.collector.records.every((r) => r.request.log.entries.length === 1));
       const stats = app.app.get(MetricsService).stats();
-      assert.equal(stats.sampledOut, 2);
+      assert.equal(stats.sampledOut, 3);
       assert.equal(stats.captured, 3);
     });
 

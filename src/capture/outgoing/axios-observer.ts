@@ -191,23 +191,36 @@ function isHttpServiceLike(value: unknown): value is { axiosRef: ObservableAxios
 
 /** Whether `candidate` is the axios module (default export) that created `instance`: same InterceptorManager. */
 function isAxiosOf(candidate: unknown, instance: ObservableAxiosInstance): candidate is AxiosStatics {
-  const c = candidate as Partial<AxiosStatics> | null | undefined;
+  // Own data properties only: other modules' exports may have getters (lazy loading) we must not trigger.
+  const getAdapter = ownValue(candidate, 'getAdapter');
+  const interceptors = ownValue(candidate, 'interceptors') as { request?: unknown } | undefined;
   return (
-    typeof c?.getAdapter === 'function' &&
-    typeof c.getUri === 'function' &&
-    typeof c.AxiosHeaders?.from === 'function' &&
-    typeof c.interceptors?.request === 'object' &&
-    Object.getPrototypeOf(c.interceptors.request) === Object.getPrototypeOf(instance.interceptors?.request)
+    typeof getAdapter === 'function' &&
+    typeof ownValue(candidate, 'getUri') === 'function' &&
+    typeof (ownValue(candidate, 'AxiosHeaders') as { from?: unknown } | undefined)?.from === 'function' &&
+    typeof interceptors?.request === 'object' &&
+    Object.getPrototypeOf(interceptors.request) === Object.getPrototypeOf(instance.interceptors?.request)
   );
+}
+
+function ownValue(target: unknown, key: string): unknown {
+  if ((typeof target !== 'object' && typeof target !== 'function') || target === null) return undefined;
+  try {
+    const descriptor = Object.getOwnPropertyDescriptor(target, key);
+    return descriptor && 'value' in descriptor ? descriptor.value : undefined;
+  } catch {
+    return undefined; // a Proxy that throws
+  }
 }
 
 /** The instance's axios module among those already loaded: the instance itself (the default export), or `require`d. */
 function loadedAxiosOf(instance: ObservableAxiosInstance): AxiosStatics | undefined {
   if (isAxiosOf(instance, instance)) return instance;
   for (const mod of Object.values(require.cache)) {
-    const exported = mod?.exports as { default?: unknown } | undefined;
+    const exported = mod?.exports as unknown;
     if (isAxiosOf(exported, instance)) return exported;
-    if (isAxiosOf(exported?.default, instance)) return exported.default;
+    const fallback = ownValue(exported, 'default');
+    if (isAxiosOf(fallback, instance)) return fallback;
   }
   return undefined;
 }
