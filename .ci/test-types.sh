@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The packed tarball's declarations compile in a consumer app with the oldest TypeScript we support (5.0) on
 # NestJS 11 and 12 (CommonJS app, and ES-module app with node16 resolution), and with the repo's TypeScript on
-# NestJS 12 (nodenext). Checks the tarball too: LICENSE, dist/src and the exports map are there.
+# NestJS 12 (nodenext); the package loads by require and by import. Checks the tarball too: LICENSE, dist/src.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
@@ -27,6 +27,10 @@ JSON
     rxjs reflect-metadata "@types/node@20"
   echo "== $1: TypeScript $(npx tsc -v | cut -d' ' -f2), NestJS $(node -p "require('@nestjs/common/package.json').version"), module $4"
   npx tsc -p tsconfig.json
+  # And the package loads at run time through its exports map, by require and by import.
+  node -e "require('reflect-metadata'); if (typeof require('nestjs-api-metrics').MetricsModule !== 'function') process.exit(1)"
+  node --input-type=module -e "import 'reflect-metadata'; import { MetricsModule, MetricsSample } from 'nestjs-api-metrics';
+    if (typeof MetricsModule !== 'function' || typeof MetricsSample !== 'function') process.exit(1);"
 }
 
 check ts50-nest11-cjs 5.0 11 commonjs node commonjs
