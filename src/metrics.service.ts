@@ -35,7 +35,11 @@ export class MetricsService {
     }
   }
 
-  /** Records the calls of a plain axios instance like those of `HttpService` (linked to the current request). */
+  /**
+   * Records the calls of a plain axios instance like those of `HttpService` (linked to the current request). The
+   * calls keep going through the instance's own axios; observed at once when that axios was loaded with `require`,
+   * a moment later when it was loaded as ES module. Does nothing with `enabled: false`.
+   */
   observeAxios(instance: ObservableAxiosInstance): void {
     void this.axiosObserver.observe(instance);
   }
@@ -49,7 +53,7 @@ export class MetricsService {
     await this.dispatcher.flush();
   }
 
-  /** Delivery counters: captured, sent, dropped, failed, retried, queued, inFlight. */
+  /** Delivery counters: captured, sent, dropped, failed, retried, queued, inFlight, and sampledOut. */
   stats(): MetricsStats {
     return this.dispatcher.stats();
   }
