@@ -37,6 +37,10 @@ export const HAR_FILE = './api-metrics.har';
           serviceVersion: '1.0.0',
           redactRequestBody: ['$.card.number'],
           debug: process.env.METRICS_DEBUG === 'true',
+          // METRICS_ENABLED=false runs the sample without recording anything (as tests of your app would).
+          enabled: process.env.METRICS_ENABLED !== 'false',
+          // Browsers ask for it on every visit; a 404 nobody cares about. Matched on the path, as no route serves it.
+          exclude: ['/favicon.ico'],
         };
       },
     }),

@@ -5,6 +5,8 @@ export { MetricsOptionsError } from './metrics.options';
 export { MetricsGroup } from './decorators/metrics-group.decorator';
 export { SkipMetrics } from './decorators/skip-metrics.decorator';
 export { ReportToMetrics } from './decorators/report-to-metrics.decorator';
+export { MetricsSample } from './decorators/metrics-sample.decorator';
+export { MetricsCapture, type MetricsCaptureOptions } from './decorators/metrics-capture.decorator';
 export type { ReportedError } from './capture/reported-error';
 export { MetricsInterceptor } from './capture/metrics.interceptor';
 export { MetricsExceptionFilter } from './capture/metrics-exception.filter';
@@ -19,6 +21,9 @@ export {
 } from './deliver/transports/apitoolkit.transport';
 export type { MetricsStats } from './deliver/dispatcher';
 export type { MetricsModuleOptions } from './interfaces/metrics-options.interface';
+export type { MetricsExcludeRule } from './interfaces/metrics-options.interface';
+export type { MetricsModuleAsyncOptions, MetricsOptionsFactory } from './metrics.module-definition';
+export type { ObservableAxiosInstance } from './capture/outgoing/axios-observer';
 export type { MetricsGroupFn, MetricsGroupInfo } from './interfaces/metrics-group.interface';
 export type { MetricsTransport } from './interfaces/metrics-transport.interface';
 export type { ExchangeTransport, AnyMetricsTransport } from './interfaces/metrics-transport.interface';

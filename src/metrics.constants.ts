@@ -13,3 +13,5 @@ export const METRICS_TRANSPORT = 'nestjs-api-metrics:transport';
 
 export const DEFAULT_BASE_URL = 'https://metrics.readme.io';
 export const REDACTED = '[REDACTED]';
+export const METRICS_SAMPLE_KEY = 'nestjs-api-metrics:sample';
+export const METRICS_CAPTURE_KEY = 'nestjs-api-metrics:capture';

@@ -1,4 +1,11 @@
-import { Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import {
+  Inject,
+  Module,
+  type FactoryProvider,
+  type InjectionToken,
+  type MiddlewareConsumer,
+  type NestModule,
+} from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, DiscoveryModule, HttpAdapterHost } from '@nestjs/core';
 import { CaptureMiddleware } from './capture/capture.middleware';
 import { ExchangeRecorder } from './capture/exchange-recorder';
@@ -8,15 +15,32 @@ import { MetricsExceptionFilter } from './capture/metrics-exception.filter';
 import { MetricsInterceptor } from './capture/metrics.interceptor';
 import { MetricsRouteGuard } from './capture/metrics-route.guard';
 import { Dispatcher } from './deliver/dispatcher';
+import { HarFileTransport } from './deliver/transports/har-file.transport';
 import { ReadmeTransport } from './deliver/transports/readme.transport';
 import { RecordFormatter } from './format/record-formatter';
 import type { MetricsModuleOptions } from './interfaces/metrics-options.interface';
 import type { AnyMetricsTransport } from './interfaces/metrics-transport.interface';
 import { METRICS_RESOLVED_OPTIONS, METRICS_TRANSPORT } from './metrics.constants';
-import { ConfigurableMetricsModule, METRICS_MODULE_OPTIONS } from './metrics.module-definition';
-import { resolveMetricsOptions, type ResolvedMetricsOptions } from './metrics.options';
+import { ConfigurableMetricsModule, METRICS_CONFIGURED_BY, METRICS_MODULE_OPTIONS } from './metrics.module-definition';
+import { MetricsOptionsError, resolveMetricsOptions, type ResolvedMetricsOptions } from './metrics.options';
 import { MetricsService } from './metrics.service';
 import { Redactor } from './redact/redactor';
+
+const FASTIFY_HOOK = 'nestjs-api-metrics:fastify-hook';
+
+/** A provider that exists only when `enabled` (its value is undefined otherwise). */
+function whenEnabled(
+  provide: string | symbol,
+  inject: InjectionToken[],
+  create: (...args: never[]) => unknown,
+): FactoryProvider {
+  return {
+    provide,
+    inject: [METRICS_RESOLVED_OPTIONS, ...inject],
+    useFactory: (options: ResolvedMetricsOptions, ...args: unknown[]) =>
+      options.enabled ? create(...(args as never[])) : undefined,
+  };
+}
 
 /**
  * Records every HTTP exchange of the app and ships it to ReadMe Metrics (or another transport).
@@ -27,8 +51,20 @@ import { Redactor } from './redact/redactor';
   providers: [
     {
       provide: METRICS_RESOLVED_OPTIONS,
-      inject: [METRICS_MODULE_OPTIONS],
-      useFactory: (options: MetricsModuleOptions) => resolveMetricsOptions(options),
+      inject: [
+        { token: METRICS_MODULE_OPTIONS, optional: true },
+        { token: METRICS_CONFIGURED_BY, optional: true },
+      ],
+      useFactory: (options: MetricsModuleOptions, configuredBy: string | undefined) => {
+        if (configuredBy === undefined) {
+          throw new MetricsOptionsError(
+            'MetricsModule was imported without options. Import MetricsModule.forRoot({ apiKey, ... }) or ' +
+              'MetricsModule.forRootAsync({ ... }) once, in the root module; it is global, so other modules need ' +
+              'not import it to inject MetricsService.',
+          );
+        }
+        return resolveMetricsOptions(options);
+      },
     },
     {
       provide: Redactor,
@@ -38,35 +74,54 @@ import { Redactor } from './redact/redactor';
     {
       provide: METRICS_TRANSPORT,
       inject: [METRICS_RESOLVED_OPTIONS],
-      useFactory: (options: ResolvedMetricsOptions): AnyMetricsTransport =>
-        options.transport ??
-        new ReadmeTransport({
-          apiKey: options.apiKey ?? '',
-          baseUrl: options.baseUrl,
-          proxy: options.proxy,
-          timeout: options.timeout,
-          maxSockets: options.maxConcurrentRequests,
-        }),
+      useFactory: async (options: ResolvedMetricsOptions): Promise<AnyMetricsTransport> => {
+        if (!options.enabled) return options.transport ?? { send: () => Promise.resolve() };
+        // A file that cannot be written stops the app now, not with retries after the first request.
+        if (options.transport instanceof HarFileTransport) await options.transport.ready();
+        return (
+          options.transport ??
+          new ReadmeTransport({
+            apiKey: options.apiKey ?? '',
+            baseUrl: options.baseUrl,
+            proxy: options.proxy,
+            timeout: options.timeout,
+            maxSockets: options.maxConcurrentRequests,
+          })
+        );
+      },
     },
     RecordFormatter,
     Dispatcher,
     ExchangeRecorder,
     CaptureMiddleware,
-    FastifyContextHook,
     AxiosObserver,
     MetricsService,
-    { provide: APP_GUARD, useClass: MetricsRouteGuard },
-    { provide: APP_INTERCEPTOR, useClass: MetricsInterceptor },
-    { provide: APP_FILTER, useClass: MetricsExceptionFilter },
+    MetricsRouteGuard,
+    MetricsInterceptor,
+    MetricsExceptionFilter,
+    // With `enabled: false` nothing is registered on the request path: Nest skips a global enhancer whose factory
+    // returns undefined (NestJS 11 and 12), and the Fastify hooks are never added.
+    whenEnabled(
+      FASTIFY_HOOK,
+      [HttpAdapterHost, ExchangeRecorder],
+      (host: HttpAdapterHost, recorder: ExchangeRecorder) => new FastifyContextHook(host, recorder),
+    ),
+    whenEnabled(APP_GUARD, [MetricsRouteGuard], (guard: MetricsRouteGuard) => guard),
+    whenEnabled(APP_INTERCEPTOR, [MetricsInterceptor], (interceptor: MetricsInterceptor) => interceptor),
+    whenEnabled(APP_FILTER, [MetricsExceptionFilter], (filter: MetricsExceptionFilter) => filter),
   ],
   exports: [MetricsService, METRICS_TRANSPORT],
 })
 export class MetricsModule extends ConfigurableMetricsModule implements NestModule {
-  constructor(private readonly adapterHost: HttpAdapterHost) {
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
+  ) {
     super();
   }
 
   configure(consumer: MiddlewareConsumer): void {
+    if (!this.options.enabled) return;
     // Fastify gets a native onRequest hook instead (FastifyContextHook): middie is costly there.
     if (this.adapterHost.httpAdapter?.getType() === 'fastify') return;
     consumer.apply(CaptureMiddleware).forRoutes('*');

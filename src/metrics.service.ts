@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { AxiosInstance } from 'axios';
+import type { ObservableAxiosInstance } from './capture/outgoing/axios-observer';
 import { AxiosObserver } from './capture/outgoing/axios-observer';
 import { ExchangeRecorder } from './capture/exchange-recorder';
 import { currentExchange } from './capture/request-context';
@@ -35,9 +35,13 @@ export class MetricsService {
     }
   }
 
-  /** Records the calls of a plain axios instance like those of `HttpService` (linked to the current request). */
-  observeAxios(instance: AxiosInstance): void {
-    this.axiosObserver.observe(instance);
+  /**
+   * Records the calls of a plain axios instance like those of `HttpService` (linked to the current request). The
+   * calls keep going through the instance's own axios; observed at once when that axios was loaded with `require`,
+   * a moment later when it was loaded as ES module. Does nothing with `enabled: false`.
+   */
+  observeAxios(instance: ObservableAxiosInstance): void {
+    void this.axiosObserver.observe(instance);
   }
 
   /**
@@ -49,7 +53,7 @@ export class MetricsService {
     await this.dispatcher.flush();
   }
 
-  /** Delivery counters: captured, sent, dropped, failed, retried, queued, inFlight. */
+  /** Delivery counters: captured, sent, dropped, failed, retried, queued, inFlight, and sampledOut. */
   stats(): MetricsStats {
     return this.dispatcher.stats();
   }

@@ -33,6 +33,10 @@ export interface CapturedExchange {
   responseHeaders: Record<string, number | string | string[] | undefined>;
   responseBody: unknown;
   hasResponseBody: boolean;
+  /** The route's rules said not to record the request body (`captureRequestBody` / `@MetricsCapture()`). */
+  requestBodyOmitted?: true;
+  /** The route's rules said not to record the response body. */
+  responseBodyOmitted?: true;
   route?: string;
   clientIp: string;
   group: MetricsGroupInfo;

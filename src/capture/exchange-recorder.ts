@@ -10,7 +10,7 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:ht
 import { performance } from 'node:perf_hooks';
 import { Dispatcher } from '../deliver/dispatcher';
 import type { MetricsGroupFn, MetricsGroupInfo } from '../interfaces/metrics-group.interface';
-import { METRICS_GROUP_KEY, METRICS_RESOLVED_OPTIONS, SKIP_METRICS_KEY } from '../metrics.constants';
+import { METRICS_RESOLVED_OPTIONS } from '../metrics.constants';
 import { MetricsLogger } from '../metrics.logger';
 import type { ResolvedMetricsOptions } from '../metrics.options';
 import type { CapturedExchange } from './captured-exchange';
@@ -25,6 +25,8 @@ import {
   uploadedFilesOf,
 } from './platform';
 import { exchangeOf, exchangeStorage, linkExchange, rawRequestOf } from './request-context';
+import { defaultRouteRules, ExcludeRules, isSampled, readRouteRules, type RouteRules } from './route-rules';
+import { SkipLog } from './skip-log';
 
 /** Status and headers of a response Nest is about to write (backgroundWorkerMode false). */
 export interface PendingResponse {
@@ -35,13 +37,6 @@ export interface PendingResponse {
 const ANONYMOUS: MetricsGroupInfo = { apiKey: 'anonymous', label: 'Anonymous' };
 
 type SettledResponse = Pick<CapturedExchange, 'status' | 'statusText' | 'responseHead' | 'responseHeaders' | 'aborted'>;
-
-/** What the decorators say about one handler. */
-interface HandlerRules {
-  skip: boolean;
-  group?: MetricsGroupFn;
-}
-const NO_RULES: HandlerRules = { skip: false };
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
@@ -54,7 +49,10 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
 @Injectable()
 export class ExchangeRecorder implements BeforeApplicationShutdown {
   private readonly logger = new MetricsLogger();
-  private readonly rulesByHandler = new WeakMap<object, HandlerRules>();
+  private readonly rulesByHandler = new WeakMap<object, RouteRules>();
+  private readonly noRules: RouteRules;
+  private readonly exclude: ExcludeRules;
+  private readonly skipLog = new SkipLog(this.logger);
   /** Finished exchanges whose async group function has not answered yet. */
   private readonly pendingGroups = new Set<Promise<void>>();
 
@@ -62,7 +60,10 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
     @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
     private readonly reflector: Reflector,
     private readonly dispatcher: Dispatcher,
-  ) {}
+  ) {
+    this.noRules = defaultRouteRules(options);
+    this.exclude = new ExcludeRules(options.exclude);
+  }
 
   /** Starts recording a request; cheap: an id, two timestamps, a map entry and one listener. */
   open(req: IncomingMessage, res: ServerResponse): Exchange {
@@ -170,8 +171,13 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
     exchange.settled = true;
     try {
       const rules = this.rulesFor(exchange);
-      if (rules.skip || !this.isAllowedHost(exchange.req)) {
+      if (rules.skip || !this.isAllowedHost(exchange.req) || this.isExcluded(exchange)) {
         exchange.group = null;
+        return undefined;
+      }
+      if (!isSampled(rules, response.status)) {
+        exchange.group = null;
+        this.dispatcher.countSampledOut();
         return undefined;
       }
       const group = this.resolveGroup(rules.group, exchange);
@@ -217,6 +223,7 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
   private groupFailed(exchange: Exchange, error: unknown): void {
     exchange.group = null;
     this.logger.errorOnce('group', 'The group function threw; the exchange was not recorded', error);
+    this.skipLog.note('the group function threw');
   }
 
   /**
@@ -234,10 +241,17 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
     this.dispatcher.enqueue({ ...call, group: parent.group ?? ANONYMOUS });
   }
 
-  /** `@SkipMetrics()` / `@MetricsGroup()` of the exchange's handler, read once per handler. */
-  private rulesFor(exchange: Exchange): HandlerRules {
+  /** `exclude`: matched against the route template, or the path for requests no route matched. */
+  private isExcluded(exchange: Exchange): boolean {
+    if (this.exclude.empty) return false;
+    const { req, platformRequest } = exchange;
+    return this.exclude.isExcluded(req.method, routeTemplateOf(platformRequest), originalUrlOf(req));
+  }
+
+  /** The decorators of the exchange's handler with the module options (route-rules.ts), read once per handler. */
+  private rulesFor(exchange: Exchange): RouteRules {
     const { handler, controller } = exchange;
-    if (!handler) return controller ? this.readRules([controller]) : NO_RULES;
+    if (!handler) return controller ? this.readRules([controller]) : this.noRules;
     let rules = this.rulesByHandler.get(handler);
     if (!rules) {
       rules = this.readRules(controller ? [handler, controller] : [handler]);
@@ -246,12 +260,12 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
     return rules;
   }
 
-  private readRules(targets: (Exchange['handler'] | Exchange['controller'])[]): HandlerRules {
-    const defined = targets.filter((t) => t !== undefined);
-    return {
-      skip: this.reflector.getAllAndOverride<boolean>(SKIP_METRICS_KEY, defined) === true,
-      group: this.reflector.getAllAndOverride<MetricsGroupFn>(METRICS_GROUP_KEY, defined),
-    };
+  private readRules(targets: (Exchange['handler'] | Exchange['controller'])[]): RouteRules {
+    return readRouteRules(
+      this.reflector,
+      targets.filter((t) => t !== undefined),
+      this.options,
+    );
   }
 
   private isAllowedHost(req: IncomingMessage): boolean {
@@ -282,7 +296,11 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
     if (result === null || result === undefined) return undefined;
     const info = result as Partial<MetricsGroupInfo>;
     if (typeof info !== 'object' || (typeof info.apiKey !== 'string' && typeof info.apiKey !== 'number')) {
-      this.logger.errorOnce('group-shape', 'The group function must return { apiKey, label?, email? } or null');
+      this.skipLog.note(
+        typeof info === 'object' && info.apiKey === undefined
+          ? 'the group function returned no apiKey (return { apiKey, label?, email? }, or null to skip on purpose)'
+          : `the group function returned ${typeof info === 'object' ? 'an apiKey that is not a string' : `a ${typeof info}`} (expected { apiKey, label?, email? } or null)`,
+      );
       return undefined;
     }
     return {
@@ -295,6 +313,7 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
   private snapshot(exchange: Exchange, response: SettledResponse, group: MetricsGroupInfo): CapturedExchange {
     const { req, platformRequest } = exchange;
     const { body, rawBody } = requestBodyOf(platformRequest);
+    const rules = this.rulesFor(exchange);
     return {
       id: exchange.id,
       platform: platformRequest !== req && (platformRequest as { raw?: unknown }).raw === req ? 'fastify' : 'express',
@@ -315,6 +334,14 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
       errors: exchange.errors,
       outgoing: exchange.outgoing,
       ...response,
+      // captureRequestBody / captureResponseBody / @MetricsCapture(): the bodies are never handed on.
+      ...(!rules.captureRequestBody && {
+        requestBody: undefined,
+        requestRawBody: undefined,
+        requestFiles: [],
+        requestBodyOmitted: true,
+      }),
+      ...(!rules.captureResponseBody && { responseBody: undefined, responseBodyOmitted: true }),
     };
   }
 }

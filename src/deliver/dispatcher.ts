@@ -32,6 +32,8 @@ export interface MetricsStats {
   queued: number;
   /** Records in delivery calls now. */
   inFlight: number;
+  /** Exchanges not recorded because of `sampleRate` / `@MetricsSample()` (not part of `captured`). */
+  sampledOut: number;
 }
 
 /** One batch: ReadMe records for a MetricsTransport, redacted exchanges for an ExchangeTransport. */
@@ -101,7 +103,15 @@ export class Dispatcher implements OnApplicationShutdown {
   /** Records dropped since the last warning, by the bound that dropped them. */
   private readonly pendingDrops: Record<QueueBound, number> = { maxQueueSize: 0, maxQueueBytes: 0 };
   private dropTimer?: NodeJS.Timeout;
-  private readonly counters = { captured: 0, sent: 0, dropped: 0, failed: 0, unconfirmed: 0, retried: 0 };
+  private readonly counters = {
+    captured: 0,
+    sent: 0,
+    dropped: 0,
+    failed: 0,
+    unconfirmed: 0,
+    retried: 0,
+    sampledOut: 0,
+  };
   private waiters: { target: number; resolve: () => void }[] = [];
 
   constructor(
@@ -113,6 +123,11 @@ export class Dispatcher implements OnApplicationShutdown {
 
   stats(): MetricsStats {
     return { ...this.counters, queued: this.queue.length, inFlight: this.inFlightRecords };
+  }
+
+  /** An exchange the sampling decision left out: counted, nothing else. */
+  countSampledOut(): void {
+    this.counters.sampledOut++;
   }
 
   enqueue(exchange: CapturedExchange): void {

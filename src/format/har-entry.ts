@@ -75,6 +75,7 @@ function buildPostData(
   const hasContent =
     (length !== undefined && length !== '0') || headerValue(headers, 'transfer-encoding') !== undefined;
   if (!hasContent) return undefined;
+  if (x.requestBodyOmitted) return { mimeType, text: '', comment: 'request body not recorded (captureRequestBody)' };
   const body = x.requestBody;
   if (/^application\/x-www-form-urlencoded\b/i.test(mimeType) && isPlainObject(body)) {
     return { mimeType, params: redactor.params(paramsOf(redactCopy(body, 'request', redactor))) };
@@ -108,6 +109,15 @@ function buildContent(
     return { size: 0, mimeType: mime, text: '' };
   }
   const encoding = headerValue(headers, 'content-encoding');
+  if (x.responseBodyOmitted) {
+    const length = encoding ? NaN : Number(headerValue(headers, 'content-length') ?? NaN);
+    return {
+      size: Number.isInteger(length) && length >= 0 ? length : -1,
+      mimeType: mime,
+      text: '',
+      comment: 'response body not recorded (captureResponseBody)',
+    };
+  }
   // Express sends a returned Buffer as JSON (never raw, so never pre-compressed); Fastify sends it as it is.
   const express = x.platform === 'express';
   const body = express ? x.responseBody : decodeContentEncoding(x.responseBody, encoding, maxBodyBytes * 4);

@@ -52,6 +52,11 @@ export interface HarResponse {
 }
 
 export interface HarEntry {
+  /**
+   * Origin and route template (`https://api.example.com/v1/users/:id`), as ReadMe's Node SDK builds it, so ReadMe
+   * groups an endpoint's requests; the URL for requests no route matched. Not in `HarFileTransport` files (which
+   * have no `pages`): there it is `_pageref`.
+   */
   pageref?: string;
   startedDateTime: string;
   time: number;

@@ -1,6 +1,13 @@
 import type { MetricsGroupFn } from './metrics-group.interface';
 import type { ExchangeTransport, MetricsTransport } from './metrics-transport.interface';
 
+/**
+ * A path not to record, matched against the route template (`/users/:id`, global prefix and version included) or,
+ * for requests no route matched, the path the client asked for (query dropped). `*` matches any run of characters,
+ * `/` included: `/internal/*` matches `/internal/a/b`. A trailing `/` is ignored. `method`: only these methods.
+ */
+export type MetricsExcludeRule = string | { path: string; method?: string | string[] };
+
 /** Options of `MetricsModule.forRoot()` / `forRootAsync()`. Validated at startup; a bad value stops the app with a clear error. */
 export interface MetricsModuleOptions {
   /** ReadMe project API key. Required unless `transport` is given. */
@@ -15,7 +22,8 @@ export interface MetricsModuleOptions {
   /**
    * Tells who made each request. `null`/`undefined` from it means "do not record this exchange"; a throwing
    * function skips the record (logged once) and never breaks the request. Overridden per controller or handler by
-   * `@MetricsGroup()`. Without any group function, nothing is recorded.
+   * `@MetricsGroup()`. Without any group function, every exchange is recorded under the group
+   * `{ apiKey: 'anonymous', label: 'Anonymous' }`.
    */
   group?: MetricsGroupFn;
   /** Send as soon as this many records are queued. Default 10. */
@@ -82,4 +90,33 @@ export interface MetricsModuleOptions {
   maxConcurrentRequests?: number;
   /** Most ms spent flushing on application shutdown. Default 5000. */
   shutdownTimeout?: number;
+
+  /**
+   * false: the module records nothing, needs no `apiKey`, and registers nothing on the request path (no middleware,
+   * hook, guard, interceptor or filter); `MetricsService` still works (`stats()` stays at zero). For unit/e2e tests
+   * and local runs, e.g. `enabled: process.env.NODE_ENV === 'production'`. Default true.
+   */
+  enabled?: boolean;
+  /**
+   * Routes never recorded, without decorators (e.g. third-party controllers): `['/health', { path: '/internal/*',
+   * method: 'GET' }]`. Matched against the route template, global prefix and version included (see
+   * `MetricsExcludeRule`); compiled once at startup. Default: none.
+   */
+  exclude?: MetricsExcludeRule[];
+  /**
+   * Share of exchanges recorded, from 0 to 1 (0.1: one in ten, drawn at random per request). Responses with a 5xx
+   * status are always recorded. `@MetricsSample(rate)` sets it per controller or handler. Sampled-out exchanges cost
+   * the draw only, and are counted in `stats().sampledOut`. Default 1.
+   */
+  sampleRate?: number;
+  /**
+   * false: request bodies are not recorded (the HAR `postData` keeps the MIME type, with a comment saying so).
+   * `@MetricsCapture({ requestBody })` sets it per controller or handler. Default true.
+   */
+  captureRequestBody?: boolean;
+  /**
+   * false: response bodies are not recorded (HAR `content` keeps MIME type and size, with a comment saying so).
+   * `@MetricsCapture({ responseBody })` sets it per controller or handler. Default true.
+   */
+  captureResponseBody?: boolean;
 }

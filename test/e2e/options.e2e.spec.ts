@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -196,6 +196,38 @@ for (const adapter of ADAPTERS) {
       assert.equal(metrics.stats().captured, 2);
     });
 
+    it('a group function returning no apiKey: the skips are logged with their count and reason, not once forever', async () => {
+      const warnings: string[] = [];
+      const logger = {
+        log: () => undefined,
+        error: () => undefined,
+        warn: (message: unknown) => warnings.push(String(message)),
+        debug: () => undefined,
+        verbose: () => undefined,
+      };
+      suite.running = await startApp(
+        testAppModule(adapter, {
+          apiKey: API_KEY,
+          baseUrl: suite.collector.url,
+          // As the old README's quick start did: no x-api-key header, no apiKey.
+          group: ((req: { headers: Record<string, string | undefined> }) => ({
+            apiKey: req.headers['x-api-key'],
+          })) as never,
+        }),
+        adapter,
+        undefined,
+        logger,
+      );
+      for (let i = 0; i < 3; i++) await httpRequest(`${suite.running.url}/misc/header`);
+      await httpRequest(`${suite.running.url}/misc/header`, { headers: { 'x-api-key': 'k-1' } });
+      await suite.running.app.get(MetricsService).flush();
+      assert.equal(suite.collector.records.length, 1);
+      assert.deepEqual(warnings, [
+        'skipped 1 exchange: the group function returned no apiKey (return { apiKey, label?, email? }, or null to ' +
+          'skip on purpose) (further skips are summed up once a minute)',
+      ]);
+    });
+
     it('forRootAsync takes options from an injected provider', async () => {
       @Injectable()
       class MetricsConfig {
@@ -232,11 +264,17 @@ for (const adapter of ADAPTERS) {
           testAppModule(adapter, { transport: new HarFileTransport({ path }), bufferLength: 100 }),
           adapter,
         );
+        assert.ok((await stat(path)).isFile(), 'created at startup');
+        assert.equal(JSON.parse(await readFile(path, 'utf8')).log.entries.length, 0);
         const metrics = suite.running.app.get(MetricsService);
         await httpRequest(`${suite.running.url}/orders/1`);
         await metrics.flush();
         const first = JSON.parse(await readFile(path, 'utf8'));
         assert.equal(first.log.entries.length, 1);
+        // The file has no pages, so no entry names one; the route stays in _pageref.
+        assert.deepEqual(first.log.pages, []);
+        assert.equal(first.log.entries[0].pageref, undefined);
+        assert.match(first.log.entries[0]._pageref, /^http:\/\/127\.0\.0\.1:\d+\/orders\/:id$/);
         await httpRequest(`${suite.running.url}/orders/2`);
         await httpRequest(`${suite.running.url}/nowhere`);
         await metrics.flush();
@@ -257,17 +295,142 @@ for (const adapter of ADAPTERS) {
   });
 }
 
-describe('startup validation', () => {
-  const cases: [string, MetricsModuleOptions, RegExp][] = [
-    ['no apiKey and no transport', {}, /no "apiKey" given.*README_API_KEY.*HarFileTransport/s],
-    ['a bad bufferLength', { apiKey: 'k', bufferLength: 0 }, /"bufferLength" must be a positive whole number/],
-    ['a non-function group', { apiKey: 'k', group: 'x' as never }, /"group" must be a function/],
-    ['a bad baseUrl', { apiKey: 'k', baseUrl: 'ftp://x' }, /"baseUrl" must be an http\(s\) URL/],
-    ['a transport without send', { transport: {} as never }, /"transport" must be an object with a send/],
-  ];
-  for (const [name, options, message] of cases) {
-    it(`fails with a clear error for ${name}`, async () => {
-      await assert.rejects(startApp(testAppModule('express', { group: undefined, ...options }), 'express'), message);
+for (const adapter of ADAPTERS) {
+  describe(`startup validation (${adapter})`, () => {
+    const cases: [string, MetricsModuleOptions, RegExp][] = [
+      ['no apiKey and no transport', {}, /no "apiKey" given.*README_API_KEY.*HarFileTransport/s],
+      ['a bad bufferLength', { apiKey: 'k', bufferLength: 0 }, /"bufferLength" must be a positive whole number/],
+      [
+        'a number given as a string (ConfigService)',
+        { apiKey: 'k', flushInterval: '500' as never },
+        /"flushInterval" must be a positive whole number, got the string "500"\./,
+      ],
+      [
+        'a boolean given as a string',
+        { apiKey: 'k', debug: 'false' as never },
+        /"debug" must be true or false, got the string "false"/,
+      ],
+      ['a non-function group', { apiKey: 'k', group: 'x' as never }, /"group" must be a function.*got the string "x"/],
+      [
+        'a bad baseUrl',
+        { apiKey: 'k', baseUrl: 'ftp://x' },
+        /"baseUrl" must be an http\(s\) URL, got the string "ftp:\/\/x"/,
+      ],
+      [
+        'a baseUrl ending in /v1/request',
+        { apiKey: 'k', baseUrl: 'https://metrics.example.com/v1/request/' },
+        /"baseUrl" is the server, without the path.*Use "https:\/\/metrics\.example\.com"/,
+      ],
+      ['a transport without send', { transport: {} as never }, /"transport" must be an object with a send/],
+      [
+        'a typo in an option name',
+        { apiKey: 'k', flushInteval: 500 } as never,
+        /unknown option "flushInteval"\. Did you mean "flushInterval"\?/,
+      ],
+      [
+        'an option in the wrong case',
+        { apiKey: 'k', apikey: 'x' } as never,
+        /unknown option "apikey"\. Did you mean "apiKey"\?/,
+      ],
+      [
+        'an unknown option nothing resembles',
+        { apiKey: 'k', zzzzzz: 1 } as never,
+        /unknown option "zzzzzz"\. Known options/,
+      ],
+      [
+        'a bad enabled',
+        { apiKey: 'k', enabled: 'yes' as never },
+        /"enabled" must be true or false, got the string "yes"/,
+      ],
+      [
+        'a sampleRate above 1',
+        { apiKey: 'k', sampleRate: 10 },
+        /"sampleRate" must be a number from 0 to 1, got the number 10/,
+      ],
+      [
+        'a sampleRate as a string',
+        { apiKey: 'k', sampleRate: '0.1' as never },
+        /"sampleRate" must be a number from 0 to 1, got the string "0\.1"/,
+      ],
+      [
+        'an exclude path without "/"',
+        { apiKey: 'k', exclude: ['health'] },
+        /"exclude\[0\]" must be a path starting with "\/"/,
+      ],
+      [
+        'an exclude method that is none',
+        { apiKey: 'k', exclude: [{ path: '/x', method: 'FETCH' }] },
+        /"exclude\[0\]\.method" must be an HTTP method, got the string "FETCH"/,
+      ],
+      [
+        'a bad captureRequestBody',
+        { apiKey: 'k', captureRequestBody: 0 as never },
+        /"captureRequestBody" must be true or false, got the number 0/,
+      ],
+      [
+        'a bad captureResponseBody',
+        { apiKey: 'k', captureResponseBody: null as never },
+        /"captureResponseBody" must be true or false, got null/,
+      ],
+    ];
+    for (const [name, options, message] of cases) {
+      it(`fails with a clear error for ${name}`, async () => {
+        await assert.rejects(startApp(testAppModule(adapter, { group: undefined, ...options }), adapter), message);
+      });
+    }
+
+    it('imports: [MetricsModule] without forRoot fails with our message, not a DI error', async () => {
+      @Module({ imports: [MetricsModule] })
+      class BareModule {}
+      await assert.rejects(startApp(BareModule, adapter), /MetricsModule was imported without options.*forRoot/s);
     });
-  }
-});
+
+    it('forRootAsync: useClass with createMetricsOptions(), or the older create(); a factory returning undefined', async () => {
+      @Injectable()
+      class Conventional {
+        createMetricsOptions(): MetricsModuleOptions {
+          return { enabled: false };
+        }
+      }
+      @Injectable()
+      class Older {
+        create(): MetricsModuleOptions {
+          return { enabled: false };
+        }
+      }
+      for (const useClass of [Conventional, Older]) {
+        @Module({ imports: [MetricsModule.forRootAsync({ useClass })] })
+        class AsyncModule {}
+        const running = await startApp(AsyncModule, adapter);
+        assert.equal(running.app.get(MetricsService).stats().captured, 0);
+        await running.close();
+      }
+      @Module({ imports: [MetricsModule.forRootAsync({ useFactory: () => undefined as never })] })
+      class UndefinedModule {}
+      await assert.rejects(
+        startApp(UndefinedModule, adapter),
+        /MetricsModule\.forRootAsync\(\): useFactory returned undefined; it must return the options object/,
+      );
+      @Module({
+        imports: [MetricsModule.forRootAsync({ useFactory: () => ({ apiKey: 'k', flushInteval: 1 }) as never })],
+      })
+      class TypoModule {}
+      await assert.rejects(startApp(TypoModule, adapter), /Did you mean "flushInterval"/);
+    });
+
+    it('a HarFileTransport path that cannot be written stops the app at startup', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'metrics-har-'));
+      try {
+        const file = join(dir, 'a-file');
+        await writeFile(file, 'x');
+        const transport = new HarFileTransport({ path: join(file, 'below-a-file.har') });
+        await assert.rejects(
+          startApp(testAppModule(adapter, { transport }), adapter),
+          /HarFileTransport cannot write ".*below-a-file\.har": .*(ENOTDIR|EEXIST)/,
+        );
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  });
+}

@@ -131,7 +131,7 @@ describe('proxy option validation', () => {
   it('a proxy that is not an http(s) URL stops the app with a clear error', async () => {
     await assert.rejects(
       startApp(testAppModule('express', { apiKey: API_KEY, proxy: 'socks5://127.0.0.1:1080' }), 'express'),
-      /"proxy" must be an http\(s\) URL or false, got "socks5:\/\/127\.0\.0\.1:1080"/,
+      /"proxy" must be an http\(s\) URL or false, got the string "socks5:\/\/127\.0\.0\.1:1080"/,
     );
   });
 });

@@ -6,7 +6,7 @@ import type { MetricsRecord } from '../../interfaces/metrics-record.interface';
 import type { MetricsTransport } from '../../interfaces/metrics-transport.interface';
 
 export interface HarFileTransportOptions {
-  /** File to write; created (with its folder) or replaced when the app starts. */
+  /** File to write; created (with its folder) or replaced when the app starts (a path that cannot be written stops it). */
   path: string;
 }
 
@@ -32,6 +32,22 @@ export class HarFileTransport implements MetricsTransport {
     this.path = resolve(options.path);
   }
 
+  /**
+   * Creates the file (and its folder) now; rejects with a message naming the path when it cannot be written. The
+   * module calls it at startup, so a bad path stops the app instead of failing deliveries later.
+   */
+  async ready(): Promise<void> {
+    try {
+      await this.open();
+    } catch (error) {
+      this.file = undefined;
+      const reason = (error as { message?: string } | undefined)?.message ?? String(error);
+      throw new Error(`nestjs-api-metrics: HarFileTransport cannot write ${JSON.stringify(this.path)}: ${reason}`, {
+        cause: error,
+      });
+    }
+  }
+
   send(records: MetricsRecord[]): Promise<void> {
     const write = this.writing.then(() => this.append(records));
     this.writing = write.catch(() => undefined); // one failed write must not block later ones
@@ -47,8 +63,15 @@ export class HarFileTransport implements MetricsTransport {
 
   private async append(records: MetricsRecord[]): Promise<void> {
     const handle = await this.open();
+    // The file has no `pages` (one per route would have to be rewritten with every batch), so entries name none:
+    // the route stays in `_pageref` (origin + route template, as ReadMe gets it).
     const entries = records.flatMap((r) =>
-      r.request.log.entries.map((entry): HarEntry => ({ ...entry, _id: r._id, _group: r.group })),
+      r.request.log.entries.map(({ pageref, ...entry }): HarEntry => ({
+        ...entry,
+        ...(pageref !== undefined && { _pageref: pageref }),
+        _id: r._id,
+        _group: r.group,
+      })),
     );
     if (!entries.length) return;
     const json = entries.map((e) => JSON.stringify(e)).join(',\n');
