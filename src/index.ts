@@ -5,7 +5,7 @@ export { MetricsOptionsError } from './metrics.options';
 export { MetricsGroup } from './decorators/metrics-group.decorator';
 export { SkipMetrics } from './decorators/skip-metrics.decorator';
 export { ReportToMetrics } from './decorators/report-to-metrics.decorator';
-export type { ReportedError } from './capture/reported-error';
+export type { ReportedError } from './interfaces/reported-error.interface';
 export { MetricsInterceptor } from './capture/metrics.interceptor';
 export { MetricsExceptionFilter } from './capture/metrics-exception.filter';
 export { ReadmeTransport, type ReadmeTransportOptions } from './deliver/transports/readme.transport';

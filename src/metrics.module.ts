@@ -1,7 +1,7 @@
-import { Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { Module, type NestModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, DiscoveryModule, HttpAdapterHost } from '@nestjs/core';
-import { CaptureMiddleware } from './capture/capture.middleware';
 import { ExchangeRecorder } from './capture/exchange-recorder';
+import { ExpressHooks } from './capture/express-hooks';
 import { FastifyContextHook } from './capture/fastify-context';
 import { AxiosObserver } from './capture/outgoing/axios-observer';
 import { MetricsExceptionFilter } from './capture/metrics-exception.filter';
@@ -51,7 +51,7 @@ import { Redactor } from './redact/redactor';
     RecordFormatter,
     Dispatcher,
     ExchangeRecorder,
-    CaptureMiddleware,
+    ExpressHooks,
     FastifyContextHook,
     AxiosObserver,
     MetricsService,
@@ -62,13 +62,21 @@ import { Redactor } from './redact/redactor';
   exports: [MetricsService, METRICS_TRANSPORT],
 })
 export class MetricsModule extends ConfigurableMetricsModule implements NestModule {
-  constructor(private readonly adapterHost: HttpAdapterHost) {
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly expressHooks: ExpressHooks,
+  ) {
     super();
   }
 
-  configure(consumer: MiddlewareConsumer): void {
-    // Fastify gets a native onRequest hook instead (FastifyContextHook): middie is costly there.
-    if (this.adapterHost.httpAdapter?.getType() === 'fastify') return;
-    consumer.apply(CaptureMiddleware).forRoutes('*');
+  /**
+   * Nest calls this while it registers middleware, before its router: the right moment for native Express hooks
+   * (see ExpressHooks). No Nest middleware is applied: `forRoutes('*')` needed a path that every prefix and
+   * path-to-regexp version read differently. Fastify gets its hooks in FastifyContextHook.
+   */
+  configure(): void {
+    const adapter = this.adapterHost.httpAdapter;
+    if (adapter?.getType() !== 'express') return;
+    this.expressHooks.install(adapter.getInstance());
   }
 }

@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import type { CapturedExchange } from '../capture/captured-exchange';
+import type { CapturedBody, CapturedExchange } from '../interfaces/captured-exchange.interface';
 import { RecordFormatter } from '../format/record-formatter';
 import type { MetricsRecord } from '../interfaces/metrics-record.interface';
 import type { MetricsTransport } from '../interfaces/metrics-transport.interface';
@@ -8,7 +8,11 @@ import { MetricsLogger } from '../metrics.logger';
 import type { ResolvedMetricsOptions } from '../metrics.options';
 import { verdictOf, MetricsDeliveryError } from './delivery-error';
 
-/** Counters of the delivery pipeline. `captured = sent + failed + dropped + queued + inFlight` at every moment. */
+/**
+ * Counters of the delivery pipeline. `captured = sent + failed + dropped + queued + inFlight` at every moment.
+ * `dropped` counts records dropped because the queue (`maxQueueSize`, or `maxQueueBytes` counting the queue and the
+ * records in flight) was full.
+ */
 export interface MetricsStats {
   /** Exchanges handed to delivery. */
   captured: number;
@@ -24,6 +28,11 @@ export interface MetricsStats {
   queued: number;
   /** Records in delivery calls now. */
   inFlight: number;
+  /**
+   * Exchanges not recorded because their async group function did not settle within `timeout` ms. They never
+   * reached delivery, so they are not part of `captured`.
+   */
+  groupTimeouts: number;
 }
 
 const MAX_ATTEMPTS = 4;
@@ -49,9 +58,11 @@ const DROP_WARNING_INTERVAL_MS = 60_000;
 export class Dispatcher implements OnApplicationShutdown {
   private readonly logger = new MetricsLogger();
   private queue: CapturedExchange[] = [];
-  /** Estimated bytes of each queued record, parallel to `queue`, and their sum. */
+  /** Bytes each queued record holds (its strings), parallel to `queue`, and their sum; and those of records in flight. */
   private queueSizes: number[] = [];
   private queueBytes = 0;
+  private inFlightBytes = 0;
+  private groupTimeouts = 0;
   private timer?: NodeJS.Timeout;
   /** Wakes the pump once MIN_CALL_GAP_MS has passed since the last call started. */
   private gapTimer?: NodeJS.Timeout;
@@ -71,7 +82,17 @@ export class Dispatcher implements OnApplicationShutdown {
   ) {}
 
   stats(): MetricsStats {
-    return { ...this.counters, queued: this.queue.length, inFlight: this.inFlightRecords };
+    return {
+      ...this.counters,
+      queued: this.queue.length,
+      inFlight: this.inFlightRecords,
+      groupTimeouts: this.groupTimeouts,
+    };
+  }
+
+  /** An exchange was not recorded: its group function did not settle within `timeout`. */
+  countGroupTimeout(): void {
+    this.groupTimeouts++;
   }
 
   enqueue(exchange: CapturedExchange): void {
@@ -82,14 +103,22 @@ export class Dispatcher implements OnApplicationShutdown {
       this.resolveWaiters();
       return;
     }
-    const size = estimateBytes(exchange, this.options.maxBodyBytes);
+    const size = heldBytes(exchange);
+    const { maxQueueSize, maxQueueBytes } = this.options;
     while (
       this.queue.length > 0 &&
-      (this.queue.length >= this.options.maxQueueSize || this.queueBytes + size > this.options.maxQueueBytes)
+      (this.queue.length >= maxQueueSize || this.queueBytes + this.inFlightBytes + size > maxQueueBytes)
     ) {
       this.take(1);
       this.counters.dropped++;
       this.warnDropped();
+    }
+    // Records in flight alone fill the bound: the new one cannot be held either.
+    if (this.inFlightBytes + size > maxQueueBytes && this.inFlightBytes > 0) {
+      this.counters.dropped++;
+      this.warnDropped();
+      this.resolveWaiters();
+      return;
     }
     this.queue.push(exchange);
     this.queueSizes.push(size);
@@ -101,7 +130,7 @@ export class Dispatcher implements OnApplicationShutdown {
   /** backgroundWorkerMode false: deliver one exchange now, bypassing the queue. Resolves when sent or given up on. */
   async deliverNow(exchange: CapturedExchange): Promise<void> {
     this.counters.captured++;
-    await this.deliver([exchange]);
+    await this.deliver([exchange], 2 * heldBytes(exchange));
   }
 
   /** Resolves when everything captured so far was delivered or given up on. Never rejects. */
@@ -178,15 +207,19 @@ export class Dispatcher implements OnApplicationShutdown {
       }
       this.lastCallAt = now;
       const size = Math.max(bufferLength, Math.min(this.queue.length, MAX_BATCH));
-      void this.deliver(this.take(size)).then(() => this.pump(this.waiters.length > 0));
+      // In flight, a record is held twice: as captured and as formatted (then serialized) for the call.
+      const bytes = 2 * this.queueSizes.slice(0, size).reduce((sum, b) => sum + b, 0);
+      void this.deliver(this.take(size), bytes).then(() => this.pump(this.waiters.length > 0));
     }
     if (this.queue.length > 0 && !this.paused) this.armTimer();
     if (this.paused && this.waiters.length) this.failQueued('delivery is paused');
   }
 
-  private async deliver(batch: CapturedExchange[]): Promise<void> {
+  /** `bytes`: what the batch holds; counted against `maxQueueBytes` until the call is over. */
+  private async deliver(batch: CapturedExchange[], bytes: number): Promise<void> {
     this.inFlightCalls++;
     this.inFlightRecords += batch.length;
+    this.inFlightBytes += bytes;
     try {
       const records: MetricsRecord[] = [];
       let sliceStart = performance.now();
@@ -209,6 +242,7 @@ export class Dispatcher implements OnApplicationShutdown {
     } finally {
       this.inFlightCalls--;
       this.inFlightRecords -= batch.length;
+      this.inFlightBytes -= bytes;
       this.resolveWaiters();
     }
   }
@@ -299,23 +333,22 @@ export class Dispatcher implements OnApplicationShutdown {
 }
 
 /**
- * Roughly what a queued record holds in memory: it keeps references to the request's and response's bodies, and a
- * parsed JSON object weighs about four times its text in the heap. Each body counts at most `maxBodyBytes` of text.
+ * What a record holds in memory: bodies were cut to `maxBodyBytes` at capture and every field is a string, so this
+ * is their length (2 bytes a character: V8 keeps non-Latin-1 strings as UTF-16) plus a fixed overhead for the
+ * objects and the strings Node shares with the request (headers). While in flight, a record also has its formatted
+ * form, counted by the same figure again.
  */
-function estimateBytes(x: CapturedExchange, maxBodyBytes: number): number {
-  let request = 0;
-  for (let i = 0; i + 1 < x.requestHeaders.length; i += 2) {
-    if (x.requestHeaders[i]?.toLowerCase() === 'content-length') request = Number(x.requestHeaders[i + 1]) || 0;
-  }
-  const requestWeight = typeof x.requestBody === 'object' && x.requestBody !== null ? 4 : 1;
-  const body = x.responseBody;
-  const response =
-    typeof body === 'string'
-      ? body.length
-      : ArrayBuffer.isView(body)
-        ? body.byteLength
-        : 4 * Number(/content-length: *(\d+)/i.exec(x.responseHead ?? '')?.[1] ?? 1024);
-  return 2048 + requestWeight * Math.min(request, maxBodyBytes) + Math.min(response, 4 * maxBodyBytes);
+function heldBytes(x: CapturedExchange): number {
+  let bytes = 1024 + bodyBytes(x.requestBody) + bodyBytes(x.responseBody) + 2 * (x.responseHead?.length ?? 0);
+  for (const header of x.requestHeaders) bytes += 2 * header.length;
+  for (const header of x.responseHeaders) bytes += 2 * header.length;
+  if (x.outgoing) for (const call of x.outgoing) bytes += heldBytes(call);
+  if (x.errors) for (const e of x.errors) bytes += 2 * (e.message.length + (e.stackTrace?.length ?? 0));
+  return bytes;
+}
+
+function bodyBytes(body: CapturedBody | undefined): number {
+  return body ? 2 * body.text.length : 0;
 }
 
 /** Lets pending I/O (the app's requests) run before going on. */

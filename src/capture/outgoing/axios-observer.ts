@@ -7,7 +7,9 @@ import { performance } from 'node:perf_hooks';
 import { METRICS_RESOLVED_OPTIONS } from '../../metrics.constants';
 import { MetricsLogger } from '../../metrics.logger';
 import type { ResolvedMetricsOptions } from '../../metrics.options';
-import type { CapturedExchange } from '../captured-exchange';
+import type { CapturedExchange } from '../../interfaces/captured-exchange.interface';
+import { captureBytes, captureEncoded, snapshotParsed } from '../body-capture';
+import { pairsOf } from '../exchange-recorder';
 import type { Exchange } from '../exchange';
 import { ExchangeRecorder } from '../exchange-recorder';
 import { currentExchange } from '../request-context';
@@ -79,10 +81,19 @@ export class AxiosObserver implements OnModuleInit {
         if (value !== undefined && value !== null && value !== false) requestHeaders.push(name, String(value));
       }
       const data = config.data as unknown;
-      const requestRawBody = typeof data === 'string' ? Buffer.from(data) : Buffer.isBuffer(data) ? data : undefined;
-      if (requestRawBody && !('content-length' in lowerKeys(headers))) {
-        requestHeaders.push('content-length', String(requestRawBody.length));
+      const max = this.options.maxBodyBytes;
+      const requestType = String(lowerKeys(headers)['content-type'] ?? '');
+      const requestBytes =
+        typeof data === 'string' ? Buffer.byteLength(data) : Buffer.isBuffer(data) ? data.length : -1;
+      if (requestBytes >= 0 && !('content-length' in lowerKeys(headers))) {
+        requestHeaders.push('content-length', String(requestBytes));
       }
+      const responseHeaders = response
+        ? (AxiosHeaders.from(response.headers as never).toJSON() as Record<string, string | string[] | undefined>)
+        : {};
+      const responseType = String(lowerKeys(responseHeaders)['content-type'] ?? '');
+      const responseData = response?.data as unknown;
+      const encoding = lowerKeys(responseHeaders)['content-encoding'];
       const failure = error as { code?: string; message?: string } | undefined;
       const call: Omit<CapturedExchange, 'group'> = {
         id: randomUUID(),
@@ -94,16 +105,23 @@ export class AxiosObserver implements OnModuleInit {
         url: axios.getUri(config),
         httpVersion: 'HTTP/1.1',
         requestHeaders,
-        requestBody: data,
-        requestRawBody,
-        requestFiles: [],
+        requestBody:
+          data === undefined || data === null
+            ? undefined
+            : Buffer.isBuffer(data)
+              ? captureBytes(data, requestType, max)
+              : snapshotParsed(data, max, requestBytes),
         status: response?.status ?? 0,
         statusText: response ? response.statusText || STATUS_CODES[response.status] || '' : '',
-        responseHeaders: response
-          ? (AxiosHeaders.from(response.headers as never).toJSON() as CapturedExchange['responseHeaders'])
-          : {},
-        responseBody: response?.data,
-        hasResponseBody: response !== undefined,
+        responseHeaders: pairsOf(responseHeaders),
+        responseBody:
+          response === undefined
+            ? undefined
+            : ArrayBuffer.isView(responseData) && typeof encoding === 'string'
+              ? captureEncoded(responseData as Uint8Array, encoding, responseType, max)
+              : ArrayBuffer.isView(responseData)
+                ? captureBytes(responseData as Uint8Array, responseType, max)
+                : (snapshotParsed(responseData, max, -1) ?? { text: '', size: 0, truncated: false, source: 'wire' }),
         clientIp: '',
         parentId: parent?.id,
         failure: error === undefined ? undefined : { code: failure?.code, message: failure?.message ?? String(error) },
