@@ -1,4 +1,5 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { AsyncResource } from 'node:async_hooks';
 import type { CapturedBody, CapturedExchange } from '../interfaces/captured-exchange.interface';
 import { RecordFormatter } from '../format/record-formatter';
 import type { MetricsRecord } from '../interfaces/metrics-record.interface';
@@ -74,6 +75,12 @@ export class Dispatcher implements OnApplicationShutdown {
   private droppedSinceWarning = 0;
   private readonly counters = { captured: 0, sent: 0, dropped: 0, failed: 0, retried: 0 };
   private waiters: { target: number; resolve: () => void }[] = [];
+  /**
+   * The async context the module started in. Timers and delivery calls are started in it, not in the context of
+   * the request that happened to fill a batch: a call that hangs must not keep that request (its parsed body, its
+   * response) alive through the request's AsyncLocalStorage stores.
+   */
+  private readonly scope = new AsyncResource('nestjs-api-metrics.dispatcher');
 
   constructor(
     @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
@@ -123,8 +130,8 @@ export class Dispatcher implements OnApplicationShutdown {
     this.queue.push(exchange);
     this.queueSizes.push(size);
     this.queueBytes += size;
-    if (this.queue.length >= this.options.bufferLength) this.pump(false);
-    else this.armTimer();
+    if (this.queue.length >= this.options.bufferLength) this.scope.runInAsyncScope(this.pump, this, false);
+    else if (!this.timer) this.scope.runInAsyncScope(this.armTimer, this);
   }
 
   /** backgroundWorkerMode false: deliver one exchange now, bypassing the queue. Resolves when sent or given up on. */
@@ -139,7 +146,7 @@ export class Dispatcher implements OnApplicationShutdown {
     if (this.settledCount() >= target) return Promise.resolve();
     this.clearTimer();
     const done = new Promise<void>((resolve) => this.waiters.push({ target, resolve }));
-    this.pump(true);
+    this.scope.runInAsyncScope(this.pump, this, true);
     return done;
   }
 
