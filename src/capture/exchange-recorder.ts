@@ -86,10 +86,10 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
     private readonly reflector: Reflector,
     private readonly dispatcher: Dispatcher,
   ) {
-    const recorder = this;
+    const close = (exchange: Exchange) => this.close(exchange);
     this.onClose = function (this: ServerResponse) {
       const exchange = this.req && exchangeOf(this.req);
-      if (exchange) recorder.close(exchange);
+      if (exchange) close(exchange);
     };
   }
 

@@ -191,6 +191,10 @@ function redactJsonText(redactor: Redactor, text: string, kind: BodyKind, trunca
     } catch {
       return redactor.text(text).text;
     }
+    if (parsed === null || typeof parsed !== 'object') return text;
+    // One walk that copies only what it redacts (simple JSONPaths and default keys); jsonpath-plus otherwise.
+    const walked = redactor.stringify(parsed, kind);
+    if (walked !== undefined) return walked;
     const result = redactor.body(parsed, kind);
     return result.changed ? (JSON.stringify(result.value) ?? '') : text;
   }
