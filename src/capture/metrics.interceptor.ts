@@ -8,7 +8,7 @@ import {
 import { Observable, tap } from 'rxjs';
 import type { Exchange } from './exchange';
 import { ExchangeRecorder } from './exchange-recorder';
-import { exchangeStorage } from './request-context';
+import { exchangeOf, exchangeStorage } from './request-context';
 
 /**
  * Notes errors the handler throws (an app's own controller-scoped filter may answer instead of ours, and then our
@@ -22,7 +22,8 @@ export class MetricsInterceptor implements NestInterceptor {
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'http') return next.handle();
-    const exchange = this.recorder.exchangeForHost(context);
+    // The route guard already opened the exchange and noted the handler: a map lookup is all that is left.
+    const exchange = exchangeOf(context.switchToHttp().getRequest()) ?? this.recorder.exchangeForHost(context);
     if (!exchange) return next.handle();
     const handled = next.handle().pipe(tap({ error: (error: unknown) => this.onHandlerError(exchange, error) }));
     // Fastify parses bodies in stream callbacks that may lose the context opened by the hooks: enter it again.
