@@ -1,9 +1,9 @@
-// Per-record cost of building the HAR entry of a 1 KB JSON request + 1 KB JSON response, with and without
+// Per-record cost of redacting (redactExchange, then the HAR entry written from it)  a 1 KB JSON request + 1 KB JSON response, with and without
 // redaction, for a body that holds secret keys and one that does not.
 // Usage: npm run bench:redaction   (builds, then runs on the compiled library in dist/)
 'use strict';
 const { performance } = require('node:perf_hooks');
-const { buildHarEntry } = require('../dist/src/format/har-entry');
+const { RecordFormatter } = require('../dist/src/format/record-formatter');
 const { Redactor } = require('../dist/src/redact/redactor');
 const { resolveMetricsOptions } = require('../dist/src/metrics.options');
 
@@ -23,9 +23,12 @@ const bodies = {
 };
 
 function exchangeWith(body) {
-  const length = String(Buffer.byteLength(JSON.stringify(body)));
+  const text = JSON.stringify(body);
+  const length = String(Buffer.byteLength(text));
+  const captured = { text, size: Buffer.byteLength(text), truncated: false, source: 'wire' };
   return {
     id: 'x',
+    platform: 'express',
     startedAt: Date.now(),
     durationMs: 1.2,
     aborted: false,
@@ -33,14 +36,12 @@ function exchangeWith(body) {
     url: 'http://127.0.0.1:3000/orders?page=2&token=abc',
     httpVersion: 'HTTP/1.1',
     requestHeaders: ['host', '127.0.0.1:3000', 'content-type', 'application/json', 'content-length', length],
-    requestBody: body,
-    requestFiles: [],
+    requestBody: captured,
     status: 200,
     statusText: 'OK',
     responseHead: `HTTP/1.1 200 OK\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${length}\r\n\r\n`,
-    responseHeaders: {},
-    responseBody: body,
-    hasResponseBody: true,
+    responseHeaders: [],
+    responseBody: captured,
     route: '/orders',
     clientIp: '127.0.0.1',
     group: { apiKey: 'k' },
@@ -49,9 +50,9 @@ function exchangeWith(body) {
 
 function measure(exchange, options) {
   const resolved = resolveMetricsOptions({ apiKey: 'k', ...options });
-  const redactor = new Redactor(resolved);
+  const formatter = new RecordFormatter(resolved, new Redactor(resolved));
   const run = (n) => {
-    for (let i = 0; i < n; i++) buildHarEntry(exchange, redactor, resolved);
+    for (let i = 0; i < n; i++) formatter.format(exchange);
   };
   run(5000); // warm-up
   const rounds = [];

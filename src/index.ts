@@ -7,7 +7,7 @@ export { SkipMetrics } from './decorators/skip-metrics.decorator';
 export { ReportToMetrics } from './decorators/report-to-metrics.decorator';
 export { MetricsSample } from './decorators/metrics-sample.decorator';
 export { MetricsCapture, type MetricsCaptureOptions } from './decorators/metrics-capture.decorator';
-export type { ReportedError } from './capture/reported-error';
+export type { ReportedError } from './interfaces/reported-error.interface';
 export { MetricsInterceptor } from './capture/metrics.interceptor';
 export { MetricsExceptionFilter } from './capture/metrics-exception.filter';
 export { ReadmeTransport, type ReadmeTransportOptions } from './deliver/transports/readme.transport';

@@ -1,14 +1,7 @@
-import {
-  Inject,
-  Module,
-  type FactoryProvider,
-  type InjectionToken,
-  type MiddlewareConsumer,
-  type NestModule,
-} from '@nestjs/common';
+import { Inject, Module, type FactoryProvider, type InjectionToken, type NestModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, DiscoveryModule, HttpAdapterHost } from '@nestjs/core';
-import { CaptureMiddleware } from './capture/capture.middleware';
 import { ExchangeRecorder } from './capture/exchange-recorder';
+import { ExpressHooks } from './capture/express-hooks';
 import { FastifyContextHook } from './capture/fastify-context';
 import { AxiosObserver } from './capture/outgoing/axios-observer';
 import { MetricsExceptionFilter } from './capture/metrics-exception.filter';
@@ -93,7 +86,7 @@ function whenEnabled(
     RecordFormatter,
     Dispatcher,
     ExchangeRecorder,
-    CaptureMiddleware,
+    ExpressHooks,
     AxiosObserver,
     MetricsService,
     MetricsRouteGuard,
@@ -103,8 +96,9 @@ function whenEnabled(
     // returns undefined (NestJS 11 and 12), and the Fastify hooks are never added.
     whenEnabled(
       FASTIFY_HOOK,
-      [HttpAdapterHost, ExchangeRecorder],
-      (host: HttpAdapterHost, recorder: ExchangeRecorder) => new FastifyContextHook(host, recorder),
+      [HttpAdapterHost, ExchangeRecorder, METRICS_RESOLVED_OPTIONS],
+      (host: HttpAdapterHost, recorder: ExchangeRecorder, options: ResolvedMetricsOptions) =>
+        new FastifyContextHook(host, recorder, options),
     ),
     whenEnabled(APP_GUARD, [MetricsRouteGuard], (guard: MetricsRouteGuard) => guard),
     whenEnabled(APP_INTERCEPTOR, [MetricsInterceptor], (interceptor: MetricsInterceptor) => interceptor),
@@ -116,14 +110,20 @@ export class MetricsModule extends ConfigurableMetricsModule implements NestModu
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
+    private readonly expressHooks: ExpressHooks,
   ) {
     super();
   }
 
-  configure(consumer: MiddlewareConsumer): void {
+  /**
+   * Nest calls this while it registers middleware, before its router: the right moment for native Express hooks
+   * (see ExpressHooks). No Nest middleware is applied: `forRoutes('*')` needed a path that every prefix and
+   * path-to-regexp version read differently. Fastify gets its hooks in FastifyContextHook.
+   */
+  configure(): void {
     if (!this.options.enabled) return;
-    // Fastify gets a native onRequest hook instead (FastifyContextHook): middie is costly there.
-    if (this.adapterHost.httpAdapter?.getType() === 'fastify') return;
-    consumer.apply(CaptureMiddleware).forRoutes('*');
+    const adapter = this.adapterHost.httpAdapter;
+    if (adapter?.getType() !== 'express') return;
+    this.expressHooks.install(adapter.getInstance());
   }
 }

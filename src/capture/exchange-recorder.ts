@@ -9,42 +9,72 @@ import { Reflector } from '@nestjs/core';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Dispatcher } from '../deliver/dispatcher';
+import type { CapturedBody, CapturedExchange } from '../interfaces/captured-exchange.interface';
 import type { MetricsGroupFn, MetricsGroupInfo } from '../interfaces/metrics-group.interface';
 import { METRICS_RESOLVED_OPTIONS } from '../metrics.constants';
 import { MetricsLogger } from '../metrics.logger';
 import type { ResolvedMetricsOptions } from '../metrics.options';
-import type { CapturedExchange } from './captured-exchange';
+import {
+  captureBytes,
+  captureEncoded,
+  captureString,
+  isStream,
+  omittedBody,
+  snapshotParsed,
+  uploadedFilesOf,
+} from './body-capture';
 import { Exchange } from './exchange';
 import {
   clientIpOf,
   originalUrlOf,
   originOf,
+  parsedBodyOf,
+  pathParamsOf,
+  rawBodyOf,
   rawResponseOf,
-  requestBodyOf,
   routeTemplateOf,
-  uploadedFilesOf,
 } from './platform';
 import { exchangeOf, exchangeStorage, linkExchange, rawRequestOf } from './request-context';
 import { defaultRouteRules, ExcludeRules, isSampled, readRouteRules, type RouteRules } from './route-rules';
 import { SkipLog } from './skip-log';
 
-/** Status and headers of a response Nest is about to write (backgroundWorkerMode false). */
+/** Status and headers of a response about to be written (backgroundWorkerMode false). */
 export interface PendingResponse {
   status: number;
   headers: Record<string, number | string | string[] | undefined>;
 }
 
 const ANONYMOUS: MetricsGroupInfo = { apiKey: 'anonymous', label: 'Anonymous' };
+const TIMED_OUT = Symbol('timed out');
 
 type SettledResponse = Pick<CapturedExchange, 'status' | 'statusText' | 'responseHead' | 'responseHeaders' | 'aborted'>;
+
+const STREAMED: CapturedBody = {
+  text: '',
+  size: -1,
+  truncated: false,
+  source: 'wire',
+  comment: 'streamed body, not captured',
+};
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }
 
+function headerString(value: unknown): string {
+  return Array.isArray(value)
+    ? value.join(', ')
+    : typeof value === 'string'
+      ? value
+      : value === undefined
+        ? ''
+        : String(value);
+}
+
 /**
- * Opens an exchange when a request arrives and closes it exactly once: when the response is done or the client
- * went away (background mode), or just before Nest writes the response (backgroundWorkerMode false).
+ * Opens an exchange when a request arrives, takes the bodies as they cross the wire (cut to `maxBodyBytes` right
+ * there), and closes the exchange exactly once: when the response is done or the client went away (background
+ * mode), or just before the response is written (backgroundWorkerMode false).
  */
 @Injectable()
 export class ExchangeRecorder implements BeforeApplicationShutdown {
@@ -55,6 +85,8 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
   private readonly skipLog = new SkipLog(this.logger);
   /** Finished exchanges whose async group function has not answered yet. */
   private readonly pendingGroups = new Set<Promise<void>>();
+  /** One listener function for every response (no closure per request); `this` is the response. */
+  private readonly onClose: (this: ServerResponse) => void;
 
   constructor(
     @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
@@ -63,6 +95,11 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
   ) {
     this.noRules = defaultRouteRules(options);
     this.exclude = new ExcludeRules(options.exclude);
+    const close = (exchange: Exchange) => this.close(exchange);
+    this.onClose = function (this: ServerResponse) {
+      const exchange = this.req && exchangeOf(this.req);
+      if (exchange) close(exchange);
+    };
   }
 
   /** Starts recording a request; cheap: an id, two timestamps, a map entry and one listener. */
@@ -71,7 +108,7 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
     if (existing) return existing;
     const exchange = new Exchange(req, res);
     linkExchange(exchange);
-    res.once('close', () => void this.close(exchange));
+    res.once('close', this.onClose);
     return exchange;
   }
 
@@ -91,8 +128,8 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
   }
 
   /**
-   * The exchange of the request an HTTP guard, interceptor or filter is handling; opened late when the middleware
-   * did not run (a route outside the middleware's path). With an ExecutionContext, it also learns the handler.
+   * The exchange of the request an HTTP guard, interceptor or filter is handling; opened late when no platform hook
+   * ran. With an ExecutionContext, it also learns the handler.
    */
   exchangeForHost(host: ArgumentsHost): Exchange | undefined {
     try {
@@ -110,6 +147,104 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
       return exchange;
     } catch {
       return undefined;
+    }
+  }
+
+  /**
+   * Takes the request body once, before the handler runs (the route guard on Express, `preHandler` on Fastify; at
+   * close when no handler ran): the raw bytes when the platform kept them, else a JSON snapshot of the parsed body,
+   * cut to budget. Multipart bodies are parsed by a route interceptor, after this point: they are taken at close.
+   */
+  takeRequestBody(exchange: Exchange, atClose = false): void {
+    if (exchange.requestBodyTaken) return;
+    try {
+      const { req, platformRequest } = exchange;
+      const headers = req.headers;
+      const length = headers['content-length'];
+      if ((length === undefined || length === '0') && headers['transfer-encoding'] === undefined) {
+        exchange.requestBodyTaken = true;
+        return;
+      }
+      const size = length === undefined ? -1 : Number(length) >= 0 ? Number(length) : -1;
+      if (!this.rulesFor(exchange).captureRequestBody) {
+        exchange.requestBody = omittedBody(size, 'captureRequestBody');
+        exchange.requestBodyTaken = true;
+        return;
+      }
+      const type = headers['content-type'] ?? '';
+      const max = this.options.maxBodyBytes;
+      if (/^multipart\/form-data\b/i.test(type)) {
+        if (!atClose) return;
+        const fields = parsedBodyOf(platformRequest);
+        const body = snapshotParsed(fields ?? {}, max, size) ?? {
+          text: '{}',
+          size,
+          truncated: false,
+          source: 'parsed',
+        };
+        exchange.requestBody = { ...body, source: 'parsed', files: uploadedFilesOf(platformRequest) };
+        exchange.requestBodyTaken = true;
+        return;
+      }
+      const raw = rawBodyOf(platformRequest);
+      if (raw) {
+        exchange.requestBody = captureBytes(raw, type, max, raw.length);
+      } else {
+        const parsed = parsedBodyOf(platformRequest);
+        if (parsed === undefined && !atClose) return; // maybe parsed later (a route interceptor)
+        exchange.requestBody =
+          parsed === undefined
+            ? {
+                text: '',
+                size,
+                truncated: false,
+                source: 'wire',
+                comment: 'body not parsed by the application, not captured',
+              }
+            : snapshotParsed(parsed, max, size);
+      }
+      exchange.requestBodyTaken = true;
+    } catch (error) {
+      exchange.requestBodyTaken = true;
+      this.logger.errorOnce('request-body', 'Could not capture a request body', error);
+    }
+  }
+
+  /**
+   * The response body as the platform writes it: `chunk` is what goes to the socket (a string or bytes; a stream is
+   * not read). `headersAlreadySent`: earlier writes already went out, so this is the end of a streamed body.
+   */
+  takeResponseBody(
+    exchange: Exchange,
+    chunk: unknown,
+    headers: { contentType: string; contentEncoding?: string; contentLength?: string | number },
+    headersAlreadySent = false,
+  ): void {
+    if (exchange.responseBodyTaken || exchange.settled) return;
+    exchange.responseBodyTaken = true;
+    try {
+      if (headersAlreadySent || isStream(chunk)) {
+        exchange.responseBody = STREAMED;
+        return;
+      }
+      if (chunk === undefined || chunk === null) return;
+      const max = this.options.maxBodyBytes;
+      const length = Number(headers.contentLength ?? NaN);
+      const size = Number.isInteger(length) && length >= 0 ? length : -1;
+      if (!this.rulesFor(exchange).captureResponseBody) {
+        exchange.responseBody = omittedBody(size, 'captureResponseBody');
+        return;
+      }
+      if (typeof chunk === 'string') {
+        const body = captureString(chunk, max, 'wire', headers.contentEncoding ? -1 : size);
+        exchange.responseBody = body;
+      } else if (ArrayBuffer.isView(chunk)) {
+        exchange.responseBody = headers.contentEncoding
+          ? captureEncoded(chunk as Uint8Array, headers.contentEncoding, headers.contentType, max)
+          : captureBytes(chunk as Uint8Array, headers.contentType, max);
+      }
+    } catch (error) {
+      this.logger.errorOnce('response-body', 'Could not capture a response body', error);
     }
   }
 
@@ -134,21 +269,23 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
   }
 
   /** Background mode: the response is complete (or abandoned); hand the exchange to delivery. */
-  private close(exchange: Exchange): void {
+  close(exchange: Exchange): void {
     if (exchange.settled) return;
-    const { res } = exchange;
-    const status = res.headersSent ? res.statusCode : 0;
+    const { req, res } = exchange;
+    const aborted = !res.writableFinished;
+    // An upload the client abandoned mid-body got no answer, whatever the platform tried to write after it.
+    const status = res.headersSent && !(aborted && !req.complete) ? res.statusCode : 0;
     const head = (res as unknown as { _header?: unknown })._header;
     void this.settle(exchange, {
       status,
-      statusText: res.statusMessage || STATUS_CODES[status] || '',
+      statusText: status ? res.statusMessage || STATUS_CODES[status] || '' : '',
       responseHead: typeof head === 'string' ? head : undefined,
-      responseHeaders: head ? {} : res.getHeaders(),
-      aborted: !res.writableFinished,
+      responseHeaders: typeof head === 'string' ? [] : pairsOf(res.getHeaders()),
+      aborted,
     });
   }
 
-  /** backgroundWorkerMode false: record and deliver before Nest writes the response. Never rejects. */
+  /** backgroundWorkerMode false: record and deliver before the response is written. Never rejects. */
   async deliverBeforeResponse(exchange: Exchange, pending: PendingResponse): Promise<void> {
     if (exchange.settled) return;
     await this.settle(
@@ -156,7 +293,7 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
       {
         status: pending.status,
         statusText: STATUS_CODES[pending.status] ?? '',
-        responseHeaders: pending.headers,
+        responseHeaders: pairsOf(pending.headers),
         aborted: false,
       },
       true,
@@ -164,72 +301,111 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
   }
 
   /**
-   * Decides whether and under which group the exchange is recorded, and hands it over. Synchronous unless the group
-   * function returns a promise (a promise per request is measurable at full load). Never throws or rejects.
+   * Builds the record (plain strings, now: nothing of the app is read later), decides whether and under which
+   * group it is recorded, and hands it over. Synchronous unless the group function returns a promise, which gets
+   * `timeout` ms to settle. Never throws or rejects.
    */
   private settle(exchange: Exchange, response: SettledResponse, awaitDelivery = false): Promise<void> | undefined {
     exchange.settled = true;
     try {
       const rules = this.rulesFor(exchange);
       if (rules.skip || !this.isAllowedHost(exchange.req) || this.isExcluded(exchange)) {
-        exchange.group = null;
-        return undefined;
+        return this.decide(exchange, null);
       }
       if (!isSampled(rules, response.status)) {
-        exchange.group = null;
         this.dispatcher.countSampledOut();
-        return undefined;
+        return this.decide(exchange, null);
       }
       const group = this.resolveGroup(rules.group, exchange);
-      if (!isPromiseLike(group)) return this.handOver(exchange, response, group, awaitDelivery);
-      const pending: Promise<void> = Promise.resolve(group)
+      if (group === undefined) return this.decide(exchange, null);
+      const captured = this.snapshot(exchange, response);
+      if (!isPromiseLike(group)) return this.handOver(exchange, captured, group, awaitDelivery);
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
+        timer = setTimeout(resolve, this.options.timeout, TIMED_OUT);
+        timer.unref();
+      });
+      const pending: Promise<void> = Promise.race([group, deadline])
         .then(
-          (resolved) => this.handOver(exchange, response, resolved, awaitDelivery),
+          (resolved) => {
+            if (resolved === TIMED_OUT) return this.groupTimedOut(exchange);
+            return this.handOver(exchange, captured, resolved as MetricsGroupInfo | undefined, awaitDelivery);
+          },
           (error: unknown) => this.groupFailed(exchange, error),
         )
-        .finally(() => this.pendingGroups.delete(pending));
+        .finally(() => {
+          clearTimeout(timer);
+          this.pendingGroups.delete(pending);
+        });
       this.pendingGroups.add(pending);
       return pending;
     } catch (error) {
       // Nothing from the module may reach the app: the record is lost, the request is not.
       this.logger.errorOnce('capture', 'Could not record an exchange', error);
+      this.decide(exchange, null);
       return undefined;
     }
   }
 
   private handOver(
     exchange: Exchange,
-    response: SettledResponse,
+    captured: Omit<CapturedExchange, 'group'>,
     group: MetricsGroupInfo | undefined,
     awaitDelivery: boolean,
   ): Promise<void> | undefined {
     try {
-      exchange.group = group ?? null;
-      if (!group) return undefined;
-      const captured = this.snapshot(exchange, response, group);
+      if (!group) return this.decide(exchange, null);
+      const record: CapturedExchange = { ...captured, group, outgoing: exchange.outgoing };
       if (this.options.debug) {
         this.logger.debug(
-          `captured ${captured.method} ${captured.url} -> ${captured.status} (${captured.durationMs.toFixed(2)} ms)`,
+          `captured ${record.method} ${record.url} -> ${record.status} (${record.durationMs.toFixed(2)} ms)`,
         );
       }
-      if (awaitDelivery) return this.dispatcher.deliverNow(captured);
-      this.dispatcher.enqueue(captured);
+      if (awaitDelivery) {
+        const delivered = this.dispatcher.deliverNow(record);
+        this.decide(exchange, group);
+        return delivered;
+      }
+      this.dispatcher.enqueue(record);
+      this.decide(exchange, group);
     } catch (error) {
       this.logger.errorOnce('capture', 'Could not record an exchange', error);
+      this.decide(exchange, null);
     }
     return undefined;
   }
 
+  /**
+   * Records the group decision; outgoing calls that finished after the response while it was pending follow it.
+   * Drops the exchange's references to the app's request and response.
+   */
+  private decide(exchange: Exchange, group: MetricsGroupInfo | null): undefined {
+    exchange.group = group;
+    const late = exchange.lateOutgoing;
+    exchange.lateOutgoing = undefined;
+    if (group && late) for (const call of late) this.dispatcher.enqueue({ ...call, group });
+    return undefined;
+  }
+
   private groupFailed(exchange: Exchange, error: unknown): void {
-    exchange.group = null;
+    this.decide(exchange, null);
     this.logger.errorOnce('group', 'The group function threw; the exchange was not recorded', error);
     this.skipLog.note('the group function threw');
   }
 
+  private groupTimedOut(exchange: Exchange): void {
+    this.decide(exchange, null);
+    this.dispatcher.countGroupTimeout();
+    this.logger.errorOnce(
+      'group-timeout',
+      `The group function did not settle within ${this.options.timeout} ms (the "timeout" option); the exchange was not recorded`,
+    );
+  }
+
   /**
    * An outgoing call finished. While its request is open it joins that request's record; after, it is shipped as a
-   * record of its own (with `_parentId`) under the request's group; if the request is not recorded, neither is it.
-   * Calls made outside any request are not recorded: there is nothing to link them to.
+   * record of its own (with `_parentId`) under the request's final group; if the request is not recorded, neither
+   * is it. Calls made outside any request are not recorded: there is nothing to link them to.
    */
   recordOutgoing(parent: Exchange | undefined, call: Omit<CapturedExchange, 'group'>): void {
     if (!parent) return;
@@ -238,7 +414,11 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
       return;
     }
     if (parent.group === null) return;
-    this.dispatcher.enqueue({ ...call, group: parent.group ?? ANONYMOUS });
+    if (parent.group === undefined) {
+      (parent.lateOutgoing ??= []).push(call); // the group function is still running: wait for its answer
+      return;
+    }
+    this.dispatcher.enqueue({ ...call, group: parent.group });
   }
 
   /** `exclude`: matched against the route template, or the path for requests no route matched. */
@@ -249,7 +429,7 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
   }
 
   /** The decorators of the exchange's handler with the module options (route-rules.ts), read once per handler. */
-  private rulesFor(exchange: Exchange): RouteRules {
+  rulesFor(exchange: Exchange): RouteRules {
     const { handler, controller } = exchange;
     if (!handler) return controller ? this.readRules([controller]) : this.noRules;
     let rules = this.rulesByHandler.get(handler);
@@ -286,7 +466,7 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
     try {
       result = fn(exchange.platformRequest);
     } catch (error) {
-      this.groupFailed(exchange, error);
+      this.logger.errorOnce('group', 'The group function threw; the exchange was not recorded', error);
       return undefined;
     }
     return isPromiseLike(result) ? Promise.resolve(result).then((r) => this.groupInfo(r)) : this.groupInfo(result);
@@ -310,9 +490,15 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
     };
   }
 
-  private snapshot(exchange: Exchange, response: SettledResponse, group: MetricsGroupInfo): CapturedExchange {
+  /** The record, from what capture took: strings and numbers only. */
+  private snapshot(exchange: Exchange, response: SettledResponse): Omit<CapturedExchange, 'group'> {
     const { req, platformRequest } = exchange;
-    const { body, rawBody } = requestBodyOf(platformRequest);
+    this.takeRequestBody(exchange, true);
+    let responseBody = exchange.responseBody;
+    if (responseBody && responseBody.size < 0 && response.responseHead && !responseBody.comment) {
+      const length = /\r\ncontent-length: *(\d+)/i.exec(response.responseHead)?.[1];
+      if (length !== undefined) responseBody = { ...responseBody, size: Number(length) };
+    }
     const rules = this.rulesFor(exchange);
     return {
       id: exchange.id,
@@ -323,25 +509,30 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
       url: originOf(platformRequest, req) + originalUrlOf(req),
       httpVersion: `HTTP/${req.httpVersion}`,
       requestHeaders: req.rawHeaders,
-      requestBody: body,
-      requestRawBody: rawBody,
-      requestFiles: uploadedFilesOf(platformRequest),
-      responseBody: exchange.responseBody,
-      hasResponseBody: exchange.hasResponseBody,
+      requestBody: exchange.requestBody,
+      responseBody,
       route: routeTemplateOf(platformRequest),
+      pathParams: pathParamsOf(platformRequest),
       clientIp: clientIpOf(platformRequest, req),
-      group,
       errors: exchange.errors,
-      outgoing: exchange.outgoing,
       ...response,
       // captureRequestBody / captureResponseBody / @MetricsCapture(): the bodies are never handed on.
-      ...(!rules.captureRequestBody && {
-        requestBody: undefined,
-        requestRawBody: undefined,
-        requestFiles: [],
-        requestBodyOmitted: true,
-      }),
-      ...(!rules.captureResponseBody && { responseBody: undefined, responseBodyOmitted: true }),
+      ...(!rules.captureRequestBody &&
+        exchange.requestBody && { requestBody: omittedBody(exchange.requestBody.size, 'captureRequestBody') }),
+      ...(!rules.captureResponseBody &&
+        responseBody && { responseBody: omittedBody(responseBody.size, 'captureResponseBody') }),
     };
   }
+}
+
+/** Node's header object (`getHeaders()`) as name, value pairs. */
+export function pairsOf(headers: Record<string, number | string | string[] | undefined>): string[] {
+  const pairs: string[] = [];
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const item of value) pairs.push(name, String(item));
+    else pairs.push(name, headerString(value));
+  }
+  return pairs;
 }

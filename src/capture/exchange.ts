@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { CapturedBody, CapturedExchange } from '../interfaces/captured-exchange.interface';
 import type { MetricsGroupInfo } from '../interfaces/metrics-group.interface';
-import type { CapturedExchange } from './captured-exchange';
-import { describeError, type ReportedError } from './reported-error';
+import type { ReportedError } from '../interfaces/reported-error.interface';
+import { describeError } from './reported-error';
 
 /**
- * One HTTP exchange while it is in flight. Holds references and timestamps only: everything costly (HAR, redaction,
- * serialization) happens later, in batches, off the request path.
+ * One HTTP exchange while it is in flight. Holds the Node request/response (for the platform hooks, until it is
+ * settled), timestamps, and the bodies as captured on the wire: plain strings cut to budget, never a live object of
+ * the app. Everything costly (HAR, redaction, serialization) happens later, in batches, off the request path.
  */
 export class Exchange {
   /** The record's `_id`, known from the start so errors and outgoing calls can link to it. */
@@ -19,10 +21,13 @@ export class Exchange {
   /** The controller method and class that handle this request, once Nest resolved them. */
   handler?: (...args: unknown[]) => unknown;
   controller?: abstract new (...args: never[]) => unknown;
-  /** What the handler returned (or the error body Nest sends), kept as a reference. */
-  responseBody: unknown;
-  hasResponseBody = false;
-  /** True once the record was handed over (or dropped): every exchange is recorded at most once. */
+  /** The request body as captured (before the handler ran); `requestBodyTaken` once it was looked at. */
+  requestBody?: CapturedBody;
+  requestBodyTaken = false;
+  /** The response body as the platform sent it; `responseBodyTaken` once it was seen. */
+  responseBody?: CapturedBody;
+  responseBodyTaken = false;
+  /** True once the record was built (or dropped): every exchange is recorded at most once. */
   settled = false;
   /**
    * Errors reported while the request was open (`_errors`), and the thrown values already seen (no duplicates).
@@ -32,7 +37,12 @@ export class Exchange {
   private reportedValues?: Set<unknown>;
   /** Outgoing calls that finished while the request was open: shipped in its HAR log as entries[1..]. */
   outgoing?: CapturedExchange[];
-  /** Once settled: who made the request, or null when it is not recorded (skipped, filtered, no group). */
+  /** Outgoing calls that finished after the response while the group decision was pending. */
+  lateOutgoing?: Omit<CapturedExchange, 'group'>[];
+  /**
+   * The group decision: undefined while pending (async group function), the group when recorded, null when not
+   * recorded (skipped, filtered, no group, group function failed or timed out).
+   */
   group?: MetricsGroupInfo | null;
 
   constructor(

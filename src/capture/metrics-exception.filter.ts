@@ -1,20 +1,7 @@
-import {
-  Catch,
-  HttpException,
-  Inject,
-  Injectable,
-  type ArgumentsHost,
-  type ExceptionFilter,
-  type HttpServer,
-} from '@nestjs/common';
+import { Catch, HttpException, Injectable, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import { ApplicationConfig, BaseExceptionFilter } from '@nestjs/core';
 import { createRequire } from 'node:module';
-import { METRICS_RESOLVED_OPTIONS } from '../metrics.constants';
-import type { ResolvedMetricsOptions } from '../metrics.options';
-import type { Exchange } from './exchange';
-import { MetricsLogger } from '../metrics.logger';
 import { ExchangeRecorder } from './exchange-recorder';
-import { rawResponseOf } from './platform';
 
 const requireOptional = createRequire(__filename);
 /** Where `@Catch(...types)` keeps its types (Nest's constant, the same in 11 and 12). */
@@ -27,14 +14,8 @@ const FILTER_CATCH_EXCEPTIONS = '__filterCatchExceptions__';
 @Catch()
 @Injectable()
 export class MetricsExceptionFilter extends BaseExceptionFilter {
-  /** The adapter as BaseExceptionFilter sees it: the real one, with `reply` noting the body it is given first. */
-  private observedAdapter?: HttpServer;
-  private replyingFor?: Exchange;
-  private readonly logger = new MetricsLogger();
-
   constructor(
     private readonly recorder: ExchangeRecorder,
-    @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
     private readonly config: ApplicationConfig,
   ) {
     super();
@@ -49,14 +30,8 @@ export class MetricsExceptionFilter extends BaseExceptionFilter {
     exchange?.reportError(exception, 'filter', exception instanceof HttpException);
     // The app's own global filter answers, as it would without us.
     if (next) return next.catch(exception, host);
-    // BaseExceptionFilter replies through `applicationRef`; ours is the real adapter seen through `adapterFor()`.
-    (this as unknown as { applicationRef?: HttpServer }).applicationRef = this.adapterFor();
-    this.replyingFor = exchange;
-    try {
-      super.catch(exception, host);
-    } finally {
-      this.replyingFor = undefined;
-    }
+    // Nest's own answer; the platform hooks see its body as it is written.
+    super.catch(exception, host);
     return undefined;
   }
 
@@ -76,30 +51,6 @@ export class MetricsExceptionFilter extends BaseExceptionFilter {
       if (types.length === 0 || types.some((t) => exception instanceof t)) return filter;
     }
     return undefined;
-  }
-
-  private adapterFor(): HttpServer | undefined {
-    const adapter = this.httpAdapterHost?.httpAdapter;
-    if (!adapter) return undefined;
-    if (this.observedAdapter && Object.getPrototypeOf(this.observedAdapter) === adapter) return this.observedAdapter;
-    const reply = (response: unknown, body: unknown, status?: number): unknown => {
-      const exchange = this.replyingFor;
-      if (!exchange || exchange.settled) return adapter.reply(response, body, status);
-      exchange.responseBody = body;
-      exchange.hasResponseBody = true;
-      if (this.options.backgroundWorkerMode) return adapter.reply(response, body, status);
-      const statusCode = status ?? 500;
-      void this.recorder
-        .deliverBeforeResponse(exchange, {
-          status: statusCode,
-          headers: { ...rawResponseOf(response).getHeaders(), 'content-type': 'application/json; charset=utf-8' },
-        })
-        .then(() => adapter.reply(response, body, statusCode))
-        .catch((error: unknown) => this.logger.errorOnce('reply', 'Could not send the error response', error));
-      return undefined;
-    };
-    this.observedAdapter = Object.create(adapter, { reply: { value: reply } }) as HttpServer;
-    return this.observedAdapter;
   }
 }
 

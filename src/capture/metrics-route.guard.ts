@@ -2,15 +2,18 @@ import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/com
 import { ExchangeRecorder } from './exchange-recorder';
 
 /**
- * Never rejects. As a global guard it runs before the app's own guards, so when one of those rejects a request the
- * exchange already knows its handler, and `@SkipMetrics()` / `@MetricsGroup()` still apply to the 401/403.
+ * Never rejects. As a global guard it runs before the app's own guards, pipes and handler, so the exchange knows
+ * its handler (`@SkipMetrics()` / `@MetricsGroup()` still apply to a 401/403 an app guard answers), and the request
+ * body is taken here, before anything of the app could change it.
  */
 @Injectable()
 export class MetricsRouteGuard implements CanActivate {
   constructor(private readonly recorder: ExchangeRecorder) {}
 
   canActivate(context: ExecutionContext): boolean {
-    if (context.getType() === 'http') this.recorder.exchangeForHost(context);
+    if (context.getType() !== 'http') return true;
+    const exchange = this.recorder.exchangeForHost(context);
+    if (exchange) this.recorder.takeRequestBody(exchange);
     return true;
   }
 }

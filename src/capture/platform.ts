@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { HarPostParam } from '../interfaces/har.interface';
 
 /*
  * Express and Fastify differences, in one place. Every function here only reads: the user's req/res are never
@@ -20,6 +19,7 @@ interface PlatformRequestLike {
   routeOptions?: { url?: string };
   file?: unknown;
   files?: unknown;
+  params?: unknown;
 }
 
 export function rawResponseOf(res: unknown): ServerResponse {
@@ -54,35 +54,25 @@ export function clientIpOf(req: unknown, raw: IncomingMessage): string {
   return typeof ip === 'string' ? ip : (raw.socket?.remoteAddress ?? '');
 }
 
-export function requestBodyOf(req: unknown): { body: unknown; rawBody?: Buffer } {
-  const r = req as PlatformRequestLike;
-  return { body: r.body, rawBody: Buffer.isBuffer(r.rawBody) ? r.rawBody : undefined };
+/** The bytes the platform kept of the request body (`rawBody: true` in NestFactory.create), if any. */
+export function rawBodyOf(req: unknown): Buffer | undefined {
+  const raw = (req as PlatformRequestLike).rawBody;
+  return Buffer.isBuffer(raw) ? raw : undefined;
 }
 
-interface UploadedFileLike {
-  fieldname?: string;
-  originalname?: string;
-  filename?: string;
-  mimetype?: string;
+export function parsedBodyOf(req: unknown): unknown {
+  return (req as PlatformRequestLike).body;
 }
 
-/** Multipart file parts as HAR params (name, fileName, contentType); the file bytes are never recorded. */
-export function uploadedFilesOf(req: unknown): HarPostParam[] {
-  const r = req as PlatformRequestLike;
-  const files: UploadedFileLike[] = [];
-  const collect = (value: unknown): void => {
-    if (Array.isArray(value)) value.forEach(collect);
-    else if (value && typeof value === 'object') {
-      const f = value as UploadedFileLike;
-      if (typeof f.fieldname === 'string') files.push(f);
-      else Object.values(value).forEach(collect); // multer's FileFieldsInterceptor: { field: File[] }
-    }
-  };
-  collect(r.file);
-  collect(r.files);
-  return files.map((f) => ({
-    name: f.fieldname ?? '',
-    fileName: f.originalname ?? f.filename ?? '',
-    contentType: f.mimetype ?? 'application/octet-stream',
-  }));
+/** Route parameters as a copy of strings (Express `req.params`, Fastify `request.params`). */
+export function pathParamsOf(req: unknown): Record<string, string> | undefined {
+  const params = (req as PlatformRequestLike).params;
+  if (!params || typeof params !== 'object') return undefined;
+  let copy: Record<string, string> | undefined;
+  for (const key in params) {
+    if (!Object.prototype.hasOwnProperty.call(params, key)) continue;
+    const value = (params as Record<string, unknown>)[key];
+    if (value !== undefined) (copy ??= {})[key] = String(value);
+  }
+  return copy;
 }

@@ -1,18 +1,4 @@
-/** An error attached to a request's record; shipped in its HAR entry as `_errors`. */
-export interface ReportedError {
-  /** ISO time it was reported. */
-  when: string;
-  errorType: string;
-  message: string;
-  /** Type and message of the deepest `cause`; the error's own when it has none. */
-  rootErrorType: string;
-  rootErrorMessage: string;
-  stackTrace?: string;
-  /** Set for Nest `HttpException`s (an expected answer such as a 404), absent for unexpected errors. */
-  httpException?: true;
-  /** Where it was seen: `reportError`, the module's exception filter, or the interceptor. */
-  source: 'reportError' | 'filter' | 'interceptor';
-}
+import type { ReportedError } from '../interfaces/reported-error.interface';
 
 const MAX_CAUSE_DEPTH = 16;
 

@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import type { CapturedExchange } from '../capture/captured-exchange';
+import { AsyncResource } from 'node:async_hooks';
+import type { CapturedBody, CapturedExchange } from '../interfaces/captured-exchange.interface';
 import { RecordFormatter } from '../format/record-formatter';
 import type { MetricsRecord } from '../interfaces/metrics-record.interface';
 import { isExchangeTransport, type AnyMetricsTransport } from '../interfaces/metrics-transport.interface';
@@ -11,7 +12,11 @@ import { MetricsLogger } from '../metrics.logger';
 import type { ResolvedMetricsOptions } from '../metrics.options';
 import { verdictOf, MetricsDeliveryError } from './delivery-error';
 
-/** Counters of the delivery pipeline. `captured = sent + failed + dropped + queued + inFlight` at every moment. */
+/**
+ * Counters of the delivery pipeline. `captured = sent + failed + dropped + queued + inFlight` at every moment.
+ * `dropped` counts records dropped because the queue (`maxQueueSize`, or `maxQueueBytes` counting the queue and the
+ * records in flight) was full.
+ */
 export interface MetricsStats {
   /** Exchanges handed to delivery. */
   captured: number;
@@ -34,6 +39,11 @@ export interface MetricsStats {
   inFlight: number;
   /** Exchanges not recorded because of `sampleRate` / `@MetricsSample()` (not part of `captured`). */
   sampledOut: number;
+  /**
+   * Exchanges not recorded because their async group function did not settle within `timeout` ms. They never
+   * reached delivery, so they are not part of `captured`.
+   */
+  groupTimeouts: number;
 }
 
 /** One batch: ReadMe records for a MetricsTransport, redacted exchanges for an ExchangeTransport. */
@@ -89,9 +99,11 @@ interface Pause {
 export class Dispatcher implements OnApplicationShutdown {
   private readonly logger = new MetricsLogger();
   private queue: CapturedExchange[] = [];
-  /** Estimated bytes of each queued record, parallel to `queue`, and their sum. */
+  /** Bytes each queued record holds (its strings), parallel to `queue`, and their sum; and those of records in flight. */
   private queueSizes: number[] = [];
   private queueBytes = 0;
+  private inFlightBytes = 0;
+  private groupTimeouts = 0;
   private timer?: NodeJS.Timeout;
   /** Wakes the pump once MIN_CALL_GAP_MS has passed since the last call started. */
   private gapTimer?: NodeJS.Timeout;
@@ -113,6 +125,12 @@ export class Dispatcher implements OnApplicationShutdown {
     sampledOut: 0,
   };
   private waiters: { target: number; resolve: () => void }[] = [];
+  /**
+   * The async context the module started in. Timers and delivery calls are started in it, not in the context of
+   * the request that happened to fill a batch: a call that hangs must not keep that request (its parsed body, its
+   * response) alive through the request's AsyncLocalStorage stores.
+   */
+  private readonly scope = new AsyncResource('nestjs-api-metrics.dispatcher');
 
   constructor(
     @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
@@ -122,7 +140,17 @@ export class Dispatcher implements OnApplicationShutdown {
   ) {}
 
   stats(): MetricsStats {
-    return { ...this.counters, queued: this.queue.length, inFlight: this.inFlightRecords };
+    return {
+      ...this.counters,
+      queued: this.queue.length,
+      inFlight: this.inFlightRecords,
+      groupTimeouts: this.groupTimeouts,
+    };
+  }
+
+  /** An exchange was not recorded: its group function did not settle within `timeout`. */
+  countGroupTimeout(): void {
+    this.groupTimeouts++;
   }
 
   /** An exchange the sampling decision left out: counted, nothing else. */
@@ -132,27 +160,35 @@ export class Dispatcher implements OnApplicationShutdown {
 
   enqueue(exchange: CapturedExchange): void {
     this.counters.captured++;
-    const size = estimateBytes(exchange, this.options.maxBodyBytes);
+    const size = heldBytes(exchange);
+    const { maxQueueSize, maxQueueBytes } = this.options;
     while (
       this.queue.length > 0 &&
-      (this.queue.length >= this.options.maxQueueSize || this.queueBytes + size > this.options.maxQueueBytes)
+      (this.queue.length >= maxQueueSize || this.queueBytes + this.inFlightBytes + size > maxQueueBytes)
     ) {
       const bound = this.queue.length >= this.options.maxQueueSize ? 'maxQueueSize' : 'maxQueueBytes';
       this.take(1);
       this.counters.dropped++;
       this.warnDropped(bound);
     }
+    // Records in flight alone fill the bound: the new one cannot be held either.
+    if (this.inFlightBytes + size > maxQueueBytes && this.inFlightBytes > 0) {
+      this.counters.dropped++;
+      this.warnDropped('maxQueueBytes');
+      this.resolveWaiters();
+      return;
+    }
     this.queue.push(exchange);
     this.queueSizes.push(size);
     this.queueBytes += size;
-    if (this.queue.length >= this.options.bufferLength) this.pump(false);
-    else this.armTimer();
+    if (this.queue.length >= this.options.bufferLength) this.scope.runInAsyncScope(this.pump, this, false);
+    else if (!this.timer) this.scope.runInAsyncScope(this.armTimer, this);
   }
 
   /** backgroundWorkerMode false: deliver one exchange now, bypassing the queue. Resolves when sent or given up on. */
   async deliverNow(exchange: CapturedExchange): Promise<void> {
     this.counters.captured++;
-    await this.deliver([exchange]);
+    await this.deliver([exchange], 2 * heldBytes(exchange));
   }
 
   /** Resolves when everything captured so far was delivered or given up on. Never rejects. */
@@ -161,7 +197,7 @@ export class Dispatcher implements OnApplicationShutdown {
     if (this.settledCount() >= target) return Promise.resolve();
     this.clearTimer();
     const done = new Promise<void>((resolve) => this.waiters.push({ target, resolve }));
-    this.pump(true);
+    this.scope.runInAsyncScope(this.pump, this, true);
     return done;
   }
 
@@ -232,7 +268,7 @@ export class Dispatcher implements OnApplicationShutdown {
       }
       this.lastCallAt = now;
       const size = Math.max(bufferLength, Math.min(this.queue.length, MAX_BATCH));
-      void this.deliver(this.take(size)).then(() => this.pump(this.waiters.length > 0));
+      void this.deliverOldest(size).then(() => this.pump(this.waiters.length > 0));
     }
     if (this.queue.length > 0) this.armTimer();
   }
@@ -248,34 +284,29 @@ export class Dispatcher implements OnApplicationShutdown {
     }
     if (pause.probeLaunched || this.queue.length === 0 || !pause.probeDue) return;
     pause.probeLaunched = true;
-    void this.deliver(this.take(Math.min(PROBE_BATCH, this.options.bufferLength, this.queue.length))).then(() => {
+    void this.deliverOldest(Math.min(PROBE_BATCH, this.options.bufferLength, this.queue.length)).then(() => {
       pause.probeLaunched = false;
       this.pump(this.waiters.length > 0);
     });
   }
 
-  private async deliver(batch: CapturedExchange[]): Promise<void> {
+  /** Delivers the `count` oldest queued records in one call. */
+  private deliverOldest(count: number): Promise<void> {
+    // In flight, a record is held twice: as captured and as formatted (then serialized) for the call.
+    const bytes = 2 * this.queueSizes.slice(0, count).reduce((sum, b) => sum + b, 0);
+    return this.deliver(this.take(count), bytes);
+  }
+
+  /** `bytes`: what the batch holds; counted against `maxQueueBytes` until the call is over. */
+  private async deliver(batch: CapturedExchange[], bytes: number): Promise<void> {
     this.inFlightCalls++;
     this.inFlightRecords += batch.length;
+    this.inFlightBytes += bytes;
     try {
-      if (isExchangeTransport(this.transport)) {
-        await this.deliverExchanges(batch);
-        return;
-      }
-      const records: MetricsRecord[] = [];
-      let sliceStart = performance.now();
-      for (const exchange of batch) {
-        if (performance.now() - sliceStart >= FORMAT_SLICE_MS) {
-          await nextTurn();
-          sliceStart = performance.now();
-        }
-        try {
-          records.push(this.formatter.format(exchange));
-        } catch (error) {
-          this.counters.failed++;
-          this.logger.errorOnce('format', 'Could not format a record; it was dropped', error);
-        }
-      }
+      // Redacted exchanges for a transport that builds its own format (OTLP), ReadMe records for the others.
+      const records: Batch = isExchangeTransport(this.transport)
+        ? await this.formatSliced(batch, (x) => redactExchange(x, this.redactor, this.options))
+        : await this.formatSliced(batch, (x) => this.formatter.format(x));
       if (records.length) await this.send(records);
     } catch (error) {
       // A bug of ours must not become an unhandled rejection in the host.
@@ -283,13 +314,14 @@ export class Dispatcher implements OnApplicationShutdown {
     } finally {
       this.inFlightCalls--;
       this.inFlightRecords -= batch.length;
+      this.inFlightBytes -= bytes;
       this.resolveWaiters();
     }
   }
 
-  /** For transports that take redacted exchanges (OTLP): same slicing, the RedactedExchange instead of a record. */
-  private async deliverExchanges(batch: CapturedExchange[]): Promise<void> {
-    const exchanges: RedactedExchange[] = [];
+  /** Formats a batch in slices of about FORMAT_SLICE_MS, yielding to the app's requests in between. */
+  private async formatSliced<T>(batch: CapturedExchange[], format: (exchange: CapturedExchange) => T): Promise<T[]> {
+    const out: T[] = [];
     let sliceStart = performance.now();
     for (const exchange of batch) {
       if (performance.now() - sliceStart >= FORMAT_SLICE_MS) {
@@ -297,13 +329,13 @@ export class Dispatcher implements OnApplicationShutdown {
         sliceStart = performance.now();
       }
       try {
-        exchanges.push(redactExchange(exchange, this.redactor, this.options));
+        out.push(format(exchange));
       } catch (error) {
         this.counters.failed++;
         this.logger.errorOnce('format', 'Could not format a record; it was dropped', error);
       }
     }
-    if (exchanges.length) await this.send(exchanges);
+    return out;
   }
 
   /**
@@ -522,23 +554,22 @@ export class Dispatcher implements OnApplicationShutdown {
 }
 
 /**
- * Roughly what a queued record holds in memory: it keeps references to the request's and response's bodies, and a
- * parsed JSON object weighs about four times its text in the heap. Each body counts at most `maxBodyBytes` of text.
+ * What a record holds in memory: bodies were cut to `maxBodyBytes` at capture and every field is a string, so this
+ * is their length (2 bytes a character: V8 keeps non-Latin-1 strings as UTF-16) plus a fixed overhead for the
+ * objects and the strings Node shares with the request (headers). While in flight, a record also has its formatted
+ * form, counted by the same figure again.
  */
-function estimateBytes(x: CapturedExchange, maxBodyBytes: number): number {
-  let request = 0;
-  for (let i = 0; i + 1 < x.requestHeaders.length; i += 2) {
-    if (x.requestHeaders[i]?.toLowerCase() === 'content-length') request = Number(x.requestHeaders[i + 1]) || 0;
-  }
-  const requestWeight = typeof x.requestBody === 'object' && x.requestBody !== null ? 4 : 1;
-  const body = x.responseBody;
-  const response =
-    typeof body === 'string'
-      ? body.length
-      : ArrayBuffer.isView(body)
-        ? body.byteLength
-        : 4 * Number(/content-length: *(\d+)/i.exec(x.responseHead ?? '')?.[1] ?? 1024);
-  return 2048 + requestWeight * Math.min(request, maxBodyBytes) + Math.min(response, 4 * maxBodyBytes);
+function heldBytes(x: CapturedExchange): number {
+  let bytes = 1024 + bodyBytes(x.requestBody) + bodyBytes(x.responseBody) + 2 * (x.responseHead?.length ?? 0);
+  for (const header of x.requestHeaders) bytes += 2 * header.length;
+  for (const header of x.responseHeaders) bytes += 2 * header.length;
+  if (x.outgoing) for (const call of x.outgoing) bytes += heldBytes(call);
+  if (x.errors) for (const e of x.errors) bytes += 2 * (e.message.length + (e.stackTrace?.length ?? 0));
+  return bytes;
+}
+
+function bodyBytes(body: CapturedBody | undefined): number {
+  return body ? 2 * body.text.length : 0;
 }
 
 /** Lets pending I/O (the app's requests) run before going on. */

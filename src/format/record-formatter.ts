@@ -1,13 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { arch, platform, release } from 'node:os';
-import type { CapturedExchange } from '../capture/captured-exchange';
-import type { HarCreator, HarEntry } from '../interfaces/har.interface';
+import type { CapturedExchange } from '../interfaces/captured-exchange.interface';
+import type { HarCreator, HarEntry, HarPostData } from '../interfaces/har.interface';
 import type { MetricsRecord } from '../interfaces/metrics-record.interface';
+import type { RedactedExchange } from '../interfaces/redacted-exchange.interface';
 import { METRICS_RESOLVED_OPTIONS, PACKAGE_NAME, PACKAGE_VERSION } from '../metrics.constants';
 import type { ResolvedMetricsOptions } from '../metrics.options';
-import { maskApiKey } from '../redact/mask';
 import { Redactor } from '../redact/redactor';
-import { buildHarEntry, redactUrlEcho } from './har-entry';
+import { headerValue, redactExchange } from './redacted-exchange';
 
 export const HAR_CREATOR: HarCreator = {
   name: 'readme-metrics (node)',
@@ -15,7 +15,7 @@ export const HAR_CREATOR: HarCreator = {
   comment: `${arch()}-${platform()}${release()}/${process.versions.node} ${PACKAGE_NAME}`,
 };
 
-/** Turns captured exchanges into ReadMe Metrics records: HAR 1.2, redacted, group id masked. */
+/** Turns captured exchanges into ReadMe Metrics records: redacted first (RedactedExchange), then written as HAR 1.2. */
 @Injectable()
 export class RecordFormatter {
   constructor(
@@ -23,34 +23,79 @@ export class RecordFormatter {
     private readonly redactor: Redactor,
   ) {}
 
+  /** The redacted exchange: what both the HAR writer and the span builders write from. */
+  redact(x: CapturedExchange): RedactedExchange {
+    return redactExchange(x, this.redactor, this.options);
+  }
+
   format(x: CapturedExchange): MetricsRecord {
-    const { group } = x;
-    const entries = [this.entry(x), ...(x.outgoing ?? []).map((call) => this.entry({ ...call, parentId: x.id }))];
+    return this.record(this.redact(x));
+  }
+
+  /** The ReadMe record of a redacted exchange; its outgoing calls follow it in the same HAR log. */
+  record(x: RedactedExchange): MetricsRecord {
+    const entries = [this.entry(x), ...(x.outgoing ?? []).map((call) => this.entry(call))];
     return {
       _id: x.id,
       _version: 3,
-      group: {
-        id: maskApiKey(group.apiKey),
-        ...(group.label !== undefined && { label: group.label }),
-        ...(group.email !== undefined && { email: group.email }),
-      },
+      group: x.group,
       clientIPAddress: x.clientIp,
       development: this.options.developmentMode,
       request: { log: { version: '1.2', creator: HAR_CREATOR, entries } },
     };
   }
 
-  private entry(x: CapturedExchange): HarEntry {
-    const entry = buildHarEntry(x, this.redactor, this.options);
-    if (x.errors) {
-      const echo = (text: string) => redactUrlEcho(text, x.url, entry.request.url);
-      entry._errors = x.errors.map((e) => ({
-        ...e,
-        message: echo(e.message),
-        rootErrorMessage: echo(e.rootErrorMessage),
-        ...(e.stackTrace !== undefined && { stackTrace: echo(e.stackTrace) }),
-      }));
+  private entry(x: RedactedExchange): HarEntry {
+    const origin = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(x.url)?.[0] ?? '';
+    const requestLength = Number(headerValue(x.requestHeaders, 'content-length'));
+    const body = x.requestBody;
+    let postData: HarPostData | undefined;
+    if (body) {
+      postData = body.params
+        ? { mimeType: body.mimeType, params: body.params }
+        : { mimeType: body.mimeType, text: body.text };
+      if (body.comment) postData.comment = body.comment;
     }
+    const content = x.responseBody;
+    const entry: HarEntry = {
+      pageref: x.route ? origin + x.route : x.url,
+      startedDateTime: new Date(x.startedAt).toISOString(),
+      time: x.durationMs,
+      request: {
+        method: x.method,
+        url: x.url,
+        httpVersion: x.httpVersion,
+        cookies: [],
+        headers: x.requestHeaders,
+        queryString: x.query,
+        ...(postData && { postData }),
+        headersSize: -1,
+        bodySize: Number.isFinite(requestLength) ? requestLength : -1,
+      },
+      response: {
+        status: x.status,
+        statusText: x.statusText,
+        httpVersion: x.httpVersion,
+        cookies: [],
+        headers: x.responseHeaders,
+        content: {
+          size: content.size,
+          mimeType: content.mimeType,
+          text: content.text,
+          ...(content.encoding && { encoding: content.encoding }),
+          ...(content.comment && { comment: content.comment }),
+        },
+        redirectURL: headerValue(x.responseHeaders, 'location') ?? '',
+        headersSize: -1,
+        bodySize: -1,
+        ...(x.aborted && { comment: 'the client closed the connection before the response was complete' }),
+      },
+      cache: {},
+      timings: { send: 0, wait: x.durationMs, receive: 0 },
+    };
+    if (this.options.serviceVersion !== undefined) entry._serviceVersion = this.options.serviceVersion;
+    if (this.options.tags !== undefined) entry._tags = this.options.tags;
+    if (x.errors) entry._errors = x.errors;
     if (x.parentId !== undefined) {
       entry._parentId = x.parentId;
       entry._outgoing = true;

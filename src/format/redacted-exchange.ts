@@ -1,77 +1,50 @@
-import type { CapturedExchange } from '../capture/captured-exchange';
-import type { HarEntry, HarNameValue } from '../interfaces/har.interface';
+import type { CapturedBody, CapturedExchange } from '../interfaces/captured-exchange.interface';
+import type { HarNameValue, HarPostParam } from '../interfaces/har.interface';
 import type { RedactedBody, RedactedExchange } from '../interfaces/redacted-exchange.interface';
+import type { ReportedError } from '../interfaces/reported-error.interface';
 import { maskApiKey } from '../redact/mask';
-import type { Redactor } from '../redact/redactor';
-import { buildHarEntry, redactUrlEcho, type HarEntryOptions } from './har-entry';
+import type { BodyKind, Redactor } from '../redact/redactor';
 
-/*
- * First version, on the current CapturedExchange: the redacted HAR entry is built exactly as the ReadMe path builds
- * it (buildHarEntry), then read into a RedactedExchange, so both outputs hold the same redacted bytes. The capture
- * redesign replaces this file with a version that builds RedactedExchange directly.
- */
-
-/** The redacted form of one exchange (and of the outgoing calls it made), the source of every OTLP span. */
-export function redactExchange(x: CapturedExchange, redactor: Redactor, options: HarEntryOptions): RedactedExchange {
-  const exchange = fromEntry(x, buildHarEntry(x, redactor, options));
-  if (x.outgoing?.length) {
-    exchange.outgoing = x.outgoing.map((call) => ({
-      ...fromEntry(call, buildHarEntry(call, redactor, options)),
-      kind: 'client',
-      parentId: x.id,
-    }));
-  }
-  if (options.serviceVersion !== undefined) exchange.serviceVersion = options.serviceVersion;
-  if (options.tags !== undefined) exchange.tags = options.tags;
-  return exchange;
+export interface RedactExchangeOptions {
+  maxBodyBytes: number;
+  serviceVersion?: string;
+  tags?: string[];
 }
 
-function fromEntry(x: CapturedExchange, entry: HarEntry): RedactedExchange {
-  const { request, response } = entry;
-  let url: URL | undefined;
-  try {
-    url = new URL(request.url);
-  } catch {
-    url = undefined;
-  }
-  const scheme = url?.protocol === 'https:' ? 'https' : 'http';
-  const port = url?.port ? Number(url.port) : undefined;
-  const postData = request.postData;
-  const requestBody: RedactedBody | undefined = postData && {
-    text: postData.text ?? '',
-    mimeType: postData.mimeType,
-    size: request.bodySize,
-    ...(postData.params && { params: postData.params }),
-    ...(postData.comment && { comment: postData.comment }),
-  };
-  const content = response.content;
-  const echo = (text: string) => redactUrlEcho(text, x.url, request.url);
-  const exchange: RedactedExchange = {
+/*
+ * The format stage: a captured exchange (plain strings, cut to budget at capture) becomes a RedactedExchange, the
+ * one source of what may leave the server. Bodies are already text: a JSON body is parsed only when a redaction
+ * rule could match it (Redactor.mayChangeJson's key probe spares most). No HAR object tree is built here.
+ * Every call into the Redactor goes through the few functions at the bottom of this file.
+ */
+
+/** Redacts one captured exchange (and the outgoing calls it carries). Never mutates `x`. */
+export function redactExchange(
+  x: CapturedExchange,
+  redactor: Redactor,
+  options: RedactExchangeOptions,
+): RedactedExchange {
+  const requestPairs = pairsFromFlat(x.requestHeaders);
+  const responsePairs = x.responseHead ? pairsFromHead(x.responseHead) : pairsFromFlat(x.responseHeaders);
+  const url = redactUrl(redactor, x.url);
+  const parts = urlParts(url);
+  const redacted: RedactedExchange = {
     id: x.id,
     kind: x.platform === 'http-client' ? 'client' : 'server',
     startedAt: x.startedAt,
     durationMs: x.durationMs,
-    method: request.method,
-    url: request.url,
-    scheme,
-    host: url?.hostname.replace(/^\[|\]$/g, '') ?? '',
-    ...(port !== undefined && { port }),
-    path: url?.pathname ?? '',
-    query: request.queryString,
-    ...(x.route !== undefined && { route: x.route }),
-    httpVersion: request.httpVersion,
-    requestHeaders: request.headers,
-    ...(requestBody && { requestBody }),
-    status: response.status,
-    statusText: response.statusText,
-    responseHeaders: response.headers,
-    responseBody: {
-      text: content.text ?? '',
-      ...(content.encoding === 'base64' && { encoding: 'base64' as const }),
-      mimeType: headerValue(response.headers, 'content-type') ?? '',
-      size: content.size,
-      ...(content.comment && { comment: content.comment }),
-    },
+    method: x.method,
+    url,
+    scheme: parts.scheme,
+    host: parts.host,
+    path: parts.path,
+    query: redactor.params(queryOf(x.url)),
+    httpVersion: x.httpVersion,
+    requestHeaders: redactor.headers(requestPairs),
+    status: x.status,
+    statusText: x.statusText,
+    responseHeaders: redactor.headers(responsePairs),
+    responseBody: responseBodyOf(x, headerValue(responsePairs, 'content-type') ?? '', redactor, options),
     clientIp: x.clientIp,
     aborted: x.aborted,
     group: {
@@ -80,18 +53,218 @@ function fromEntry(x: CapturedExchange, entry: HarEntry): RedactedExchange {
       ...(x.group.email !== undefined && { email: x.group.email }),
     },
   };
-  if (x.errors) {
-    exchange.errors = x.errors.map((e) => ({
-      ...e,
-      message: echo(e.message),
-      rootErrorMessage: echo(e.rootErrorMessage),
-      ...(e.stackTrace !== undefined && { stackTrace: echo(e.stackTrace) }),
-    }));
+  if (parts.port !== undefined) redacted.port = parts.port;
+  if (options.serviceVersion !== undefined) redacted.serviceVersion = options.serviceVersion;
+  if (options.tags !== undefined) redacted.tags = options.tags;
+  if (x.parentId !== undefined) redacted.parentId = x.parentId;
+  if (x.route !== undefined) redacted.route = x.route;
+  if (x.pathParams) redacted.pathParams = redactPathParams(redactor, x.pathParams);
+  const requestBody = requestBodyOf(x, headerValue(requestPairs, 'content-type') ?? '', redactor, options);
+  if (requestBody) redacted.requestBody = requestBody;
+  // Error bodies echo the URL (Nest's 404: "Cannot GET /path?query"): the echo is redacted like the URL.
+  if (redacted.responseBody.text && !redacted.responseBody.encoding) {
+    redacted.responseBody.text = redactEcho(redacted.responseBody.text, x.url, url);
   }
-  if (x.failure) exchange.failure = { ...x.failure, message: echo(x.failure.message) };
-  return exchange;
+  if (x.errors) redacted.errors = x.errors.map((e) => redactError(e, x.url, url));
+  if (x.failure) redacted.failure = { ...x.failure, message: redactEcho(x.failure.message, x.url, url) };
+  if (x.outgoing?.length) {
+    redacted.outgoing = x.outgoing.map((call) =>
+      redactExchange({ ...call, parentId: x.id, group: x.group }, redactor, options),
+    );
+  }
+  return redacted;
 }
 
-function headerValue(headers: HarNameValue[], name: string): string | undefined {
+function redactError(e: ReportedError, originalUrl: string, redactedUrl: string): ReportedError {
+  const echo = (text: string) => redactEcho(text, originalUrl, redactedUrl);
+  return {
+    ...e,
+    message: echo(e.message),
+    rootErrorMessage: echo(e.rootErrorMessage),
+    ...(e.stackTrace !== undefined && { stackTrace: echo(e.stackTrace) }),
+  };
+}
+
+function requestBodyOf(
+  x: CapturedExchange,
+  mimeType: string,
+  redactor: Redactor,
+  options: RedactExchangeOptions,
+): RedactedBody | undefined {
+  const body = x.requestBody;
+  if (!body) return undefined;
+  const base = { mimeType, size: body.size };
+  if (body.comment) return { ...base, text: '', comment: body.comment };
+  const form = /^application\/x-www-form-urlencoded\b/i.test(mimeType);
+  const multipart = /^multipart\/form-data\b/i.test(mimeType);
+  if (form || multipart) {
+    const fields = formFields(body, form, redactor);
+    const params = [...fields, ...(body.files ?? [])];
+    return {
+      ...base,
+      text: '',
+      params,
+      ...(body.truncated && { comment: `fields cut to ${options.maxBodyBytes} bytes of ${body.size}` }),
+    };
+  }
+  if (body.encoding === 'base64') {
+    return { ...base, text: '', comment: `binary body of ${body.size} bytes, not captured` };
+  }
+  return { ...base, ...redactedText(body, mimeType, 'request', redactor, options) };
+}
+
+function responseBodyOf(
+  x: CapturedExchange,
+  contentType: string,
+  redactor: Redactor,
+  options: RedactExchangeOptions,
+): RedactedBody {
+  const mimeType = contentType || 'application/octet-stream';
+  const body = x.responseBody;
+  const bodiless = x.method === 'HEAD' || x.status === 204 || x.status === 304;
+  if (bodiless || !body) return { text: '', mimeType, size: 0 };
+  if (body.comment) return { text: '', mimeType, size: body.size, comment: body.comment };
+  if (body.encoding === 'base64') {
+    return {
+      text: body.text,
+      encoding: 'base64',
+      mimeType,
+      size: body.size,
+      ...(body.truncated && { comment: cutComment(options.maxBodyBytes, body.size) }),
+    };
+  }
+  return { mimeType, size: body.size, ...redactedText(body, mimeType, 'response', redactor, options) };
+}
+
+function cutComment(max: number, size: number): string {
+  return `truncated to ${max} of ${size >= 0 ? size : 'more'} bytes`;
+}
+
+/** A text body, redacted: JSON through the redactor (only when a rule could match), other text as it is. */
+function redactedText(
+  body: CapturedBody,
+  mimeType: string,
+  kind: BodyKind,
+  redactor: Redactor,
+  options: RedactExchangeOptions,
+): { text: string; comment?: string } {
+  const json = isJson(mimeType) || body.source === 'parsed';
+  const text = json ? redactJsonText(redactor, body.text, kind, body.truncated) : body.text;
+  return body.truncated ? { text, comment: cutComment(options.maxBodyBytes, body.size) } : { text };
+}
+
+/** Form fields (from the parsed snapshot, or the raw urlencoded bytes), redacted. */
+function formFields(body: CapturedBody, urlencoded: boolean, redactor: Redactor): HarPostParam[] {
+  if (body.source === 'wire' && urlencoded) {
+    return redactor.params([...new URLSearchParams(body.text)].map(([name, value]) => ({ name, value })));
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.text);
+  } catch {
+    return []; // cut mid-field: nothing that can be proven clean
+  }
+  return redactor.params(paramsOf(redactor.body(parsed, 'request').value));
+}
+
+/** Form fields as HAR params: repeated fields stay repeated, nested values are written as JSON. */
+function paramsOf(body: unknown): HarPostParam[] {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return [];
+  const params: HarPostParam[] = [];
+  for (const [name, value] of Object.entries(body)) {
+    for (const item of Array.isArray(value) ? value : [value]) {
+      params.push({ name, value: typeof item === 'string' ? item : (JSON.stringify(item) ?? '') });
+    }
+  }
+  return params;
+}
+
+export function isJson(mimeType: string): boolean {
+  return /^application\/(?:[\w.+-]+\+)?json\b|\+json\b/i.test(mimeType);
+}
+
+// ---- Calls into the Redactor: the lead switches these to Redactor.jsonText / url / echo at merge. ----
+
+/** JSON text (possibly cut to budget): parsed, redacted and re-serialized only when a rule could match. */
+function redactJsonText(redactor: Redactor, text: string, kind: BodyKind, truncated: boolean): string {
+  if (!text || !redactor.mayChangeJson(text, kind)) return text;
+  if (!truncated) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return redactor.text(text).text;
+    }
+    if (parsed === null || typeof parsed !== 'object') return text;
+    // One walk that copies only what it redacts (simple JSONPaths and default keys); jsonpath-plus otherwise.
+    const walked = redactor.stringify(parsed, kind);
+    if (walked !== undefined) return walked;
+    const result = redactor.body(parsed, kind);
+    return result.changed ? (JSON.stringify(result.value) ?? '') : text;
+  }
+  return redactor.text(text).text;
+}
+
+function redactUrl(redactor: Redactor, url: string): string {
+  return redactor.url(url);
+}
+
+/**
+ * Error bodies and messages often echo the request URL (Nest's 404: "Cannot GET /path?query"). When the URL's query
+ * had values redacted, the same path and query is redacted wherever the text repeats it.
+ */
+export function redactEcho(text: string, originalUrl: string, redactedUrl: string): string {
+  if (originalUrl === redactedUrl || !text) return text;
+  const origin = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(originalUrl)?.[0] ?? '';
+  const from = originalUrl.slice(origin.length);
+  return text.includes(from) ? text.replaceAll(from, redactedUrl.slice(origin.length)) : text;
+}
+
+function redactPathParams(redactor: Redactor, params: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const { name, value } of redactor.params(Object.entries(params).map(([name, value]) => ({ name, value })))) {
+    out[name] = value;
+  }
+  return out;
+}
+
+// ---- Parsing helpers ----
+
+function urlParts(url: string): { scheme: 'http' | 'https'; host: string; port?: number; path: string } {
+  const match = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)/i.exec(url);
+  const scheme = match?.[1]?.toLowerCase() === 'https' ? 'https' : 'http';
+  const authority = (match?.[2] ?? '').replace(/^.*@/, '');
+  const hostPort = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(authority);
+  const port = hostPort?.[2] === undefined ? undefined : Number(hostPort[2]);
+  return { scheme, host: hostPort?.[1] ?? authority, ...(port !== undefined && { port }), path: match?.[3] || '/' };
+}
+
+function queryOf(url: string): HarNameValue[] {
+  const q = url.indexOf('?');
+  if (q < 0) return [];
+  const hash = url.indexOf('#', q);
+  return [...new URLSearchParams(url.slice(q + 1, hash < 0 ? undefined : hash))].map(([name, value]) => ({
+    name,
+    value,
+  }));
+}
+
+function pairsFromFlat(flat: string[]): HarNameValue[] {
+  const pairs: HarNameValue[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) pairs.push({ name: flat[i] as string, value: flat[i + 1] as string });
+  return pairs;
+}
+
+/** Parses the response head Node sent ("HTTP/1.1 200 OK\r\nname: value\r\n…"). */
+function pairsFromHead(head: string): HarNameValue[] {
+  const pairs: HarNameValue[] = [];
+  for (const line of head.split('\r\n').slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) pairs.push({ name: line.slice(0, colon), value: line.slice(colon + 1).trim() });
+  }
+  return pairs;
+}
+
+export function headerValue(headers: HarNameValue[], name: string): string | undefined {
   return headers.find((h) => h.name.toLowerCase() === name)?.value;
 }

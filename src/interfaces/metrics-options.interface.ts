@@ -37,7 +37,7 @@ export interface MetricsModuleOptions {
    * before the response is written (serverless, where work after the response may never run).
    */
   backgroundWorkerMode?: boolean;
-  /** Timeout of each delivery call, in ms. Default 3000. */
+  /** Timeout of each delivery call, and deadline of an async group function, in ms. Default 3000. */
   timeout?: number;
   /** Only requests whose Host header (port dropped, case-insensitive) is listed are recorded. Default: all. */
   allowedHttpHosts?: string[];
@@ -82,8 +82,9 @@ export interface MetricsModuleOptions {
   /** Most records waiting for delivery; past it the oldest are dropped and counted. Default 10000. */
   maxQueueSize?: number;
   /**
-   * Most memory held by records waiting for delivery, estimated (parsed bodies count four times their text, each
-   * capped at `maxBodyBytes`, plus 2 KiB a record); past it the oldest are dropped and counted. Default 8388608 (8 MiB).
+   * Most memory held by records waiting for delivery and in flight: their strings (bodies are cut to `maxBodyBytes`
+   * at capture) at 2 bytes a character plus 1 KiB a record, counted twice while in flight (captured and formatted);
+   * past it the oldest are dropped and counted. Default 8388608 (8 MiB).
    */
   maxQueueBytes?: number;
   /** Most delivery calls in flight at once. Default 4. */

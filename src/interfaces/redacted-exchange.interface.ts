@@ -1,4 +1,4 @@
-import type { ReportedError } from '../capture/reported-error';
+import type { ReportedError } from './reported-error.interface';
 import type { HarNameValue, HarPostParam } from './har.interface';
 
 /*

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { capBody, serializeBody } from '../../src/format/body';
+import { captureBytes, captureString, snapshotParsed } from '../../src/capture/body-capture';
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../../src/metrics.constants';
 import { maskApiKey } from '../../src/redact/mask';
 
@@ -22,31 +22,39 @@ describe('package identity', () => {
   });
 });
 
-describe('serializeBody', () => {
-  it('serializes objects as JSON, strings as is, binary as base64 unless textual', () => {
-    assert.deepEqual(serializeBody({ a: 1 }, 'application/json'), { text: '{"a":1}', size: 7 });
-    assert.deepEqual(serializeBody('héllo', 'text/plain'), { text: 'héllo', size: 6 });
-    assert.deepEqual(serializeBody(Buffer.from([0, 255]), 'image/png'), { text: 'AP8=', encoding: 'base64', size: 2 });
-    assert.deepEqual(serializeBody(Buffer.from('hi'), 'text/plain'), { text: 'hi', size: 2 });
-    assert.deepEqual(serializeBody(new Uint16Array([1]), 'application/octet-stream').encoding, 'base64');
-    assert.deepEqual(serializeBody(undefined, 'application/json'), { text: '', size: 0 });
+describe('body capture', () => {
+  it('keeps strings as they are, binary as base64 unless textual, JSON of parsed values', () => {
+    assert.deepEqual(captureString('héllo', 100), { text: 'héllo', size: 6, truncated: false, source: 'wire' });
+    assert.deepEqual(captureBytes(Buffer.from([0, 255]), 'image/png', 100), {
+      text: 'AP8=',
+      encoding: 'base64',
+      size: 2,
+      truncated: false,
+      source: 'wire',
+    });
+    assert.equal(captureBytes(Buffer.from('hi'), 'text/plain', 100).text, 'hi');
+    assert.equal(
+      captureBytes(new Uint16Array([1]) as unknown as Uint8Array, 'application/octet-stream', 100).encoding,
+      'base64',
+    );
+    assert.equal(snapshotParsed({ a: 1 }, 100, 7)?.text, '{"a":1}');
+    assert.equal(snapshotParsed(undefined, 100, 0), undefined);
   });
 
   it('marks what JSON cannot represent instead of throwing', () => {
     const circular: Record<string, unknown> = {};
     circular.self = circular;
-    assert.match(serializeBody(circular, 'application/json').comment ?? '', /could not be serialized/);
-    assert.match(serializeBody({ n: 1n }, 'application/json').comment ?? '', /could not be serialized/);
+    assert.match(snapshotParsed(circular, 100, -1)?.comment ?? '', /could not be serialized/);
+    assert.match(snapshotParsed({ n: 1n }, 100, -1)?.comment ?? '', /could not be serialized/);
   });
-});
 
-describe('capBody', () => {
-  it('cuts on whole UTF-8 characters and keeps the real size', () => {
-    const body = serializeBody('ééééé', 'text/plain'); // 10 bytes
-    const cut = capBody(body, 5);
+  it('cuts on whole UTF-8 characters, keeps the real size, and copies what it keeps', () => {
+    const cut = captureString('ééééé', 5); // 10 bytes
     assert.equal(cut.text, 'éé');
     assert.equal(cut.size, 10);
-    assert.match(cut.comment ?? '', /truncated to 5 of 10 bytes/);
-    assert.equal(capBody(body, 10), body);
+    assert.equal(cut.truncated, true);
+    assert.equal(captureString('ééééé', 10).truncated, false);
+    const bytes = captureBytes(Buffer.alloc(100, 0x61), 'text/plain', 10);
+    assert.deepEqual([bytes.text, bytes.size, bytes.truncated], ['a'.repeat(10), 100, true]);
   });
 });

@@ -10,9 +10,10 @@ import { pathToFileURL } from 'node:url';
 import { METRICS_RESOLVED_OPTIONS } from '../../metrics.constants';
 import { MetricsLogger } from '../../metrics.logger';
 import type { ResolvedMetricsOptions } from '../../metrics.options';
-import type { CapturedExchange } from '../captured-exchange';
+import type { CapturedExchange } from '../../interfaces/captured-exchange.interface';
+import { captureBytes, captureEncoded, omittedBody, snapshotParsed } from '../body-capture';
 import type { Exchange } from '../exchange';
-import { ExchangeRecorder } from '../exchange-recorder';
+import { ExchangeRecorder, pairsOf } from '../exchange-recorder';
 import { currentExchange } from '../request-context';
 
 const OBSERVED = Symbol.for('nestjs-api-metrics:observed-adapter');
@@ -141,10 +142,19 @@ export class AxiosObserver implements OnModuleInit {
         if (value !== undefined && value !== null && value !== false) requestHeaders.push(name, String(value));
       }
       const data = config.data as unknown;
-      const requestRawBody = typeof data === 'string' ? Buffer.from(data) : Buffer.isBuffer(data) ? data : undefined;
-      if (requestRawBody && !('content-length' in lowerKeys(headers))) {
-        requestHeaders.push('content-length', String(requestRawBody.length));
+      const max = this.options.maxBodyBytes;
+      const requestType = String(lowerKeys(headers)['content-type'] ?? '');
+      const requestBytes =
+        typeof data === 'string' ? Buffer.byteLength(data) : Buffer.isBuffer(data) ? data.length : -1;
+      if (requestBytes >= 0 && !('content-length' in lowerKeys(headers))) {
+        requestHeaders.push('content-length', String(requestBytes));
       }
+      const responseHeaders = response
+        ? (statics.AxiosHeaders.from(response.headers).toJSON() as Record<string, string | string[] | undefined>)
+        : {};
+      const responseType = String(lowerKeys(responseHeaders)['content-type'] ?? '');
+      const responseData = response?.data as unknown;
+      const encoding = lowerKeys(responseHeaders)['content-encoding'];
       const failure = error as { code?: string; message?: string } | undefined;
       const call: Omit<CapturedExchange, 'group'> = {
         id: randomUUID(),
@@ -156,27 +166,34 @@ export class AxiosObserver implements OnModuleInit {
         url: statics.getUri(config),
         httpVersion: 'HTTP/1.1',
         requestHeaders,
-        requestBody: data,
-        requestRawBody,
-        requestFiles: [],
+        requestBody:
+          data === undefined || data === null
+            ? undefined
+            : Buffer.isBuffer(data)
+              ? captureBytes(data, requestType, max)
+              : snapshotParsed(data, max, requestBytes),
         status: response?.status ?? 0,
         statusText: response ? response.statusText || STATUS_CODES[response.status] || '' : '',
-        responseHeaders: response
-          ? (statics.AxiosHeaders.from(response.headers).toJSON() as CapturedExchange['responseHeaders'])
-          : {},
-        responseBody: response?.data,
-        hasResponseBody: response !== undefined,
+        responseHeaders: pairsOf(responseHeaders),
+        responseBody:
+          response === undefined
+            ? undefined
+            : ArrayBuffer.isView(responseData) && typeof encoding === 'string'
+              ? captureEncoded(responseData as Uint8Array, encoding, responseType, max)
+              : ArrayBuffer.isView(responseData)
+                ? captureBytes(responseData as Uint8Array, responseType, max)
+                : (snapshotParsed(responseData, max, -1) ?? { text: '', size: 0, truncated: false, source: 'wire' }),
         clientIp: '',
         parentId: parent?.id,
-        // The module's captureRequestBody / captureResponseBody apply to outgoing calls too.
-        ...(!this.options.captureRequestBody && {
-          requestBody: undefined,
-          requestRawBody: undefined,
-          requestBodyOmitted: true,
-        }),
-        ...(!this.options.captureResponseBody && { responseBody: undefined, responseBodyOmitted: true }),
         failure: error === undefined ? undefined : { code: failure?.code, message: failure?.message ?? String(error) },
       };
+      // The module's captureRequestBody / captureResponseBody apply to outgoing calls too.
+      if (!this.options.captureRequestBody && call.requestBody) {
+        call.requestBody = omittedBody(call.requestBody.size, 'captureRequestBody');
+      }
+      if (!this.options.captureResponseBody && call.responseBody) {
+        call.responseBody = omittedBody(call.responseBody.size, 'captureResponseBody');
+      }
       this.recorder.recordOutgoing(parent, call);
     } catch (recordError) {
       this.logger.errorOnce('outgoing', 'Could not record an outgoing call', recordError);
