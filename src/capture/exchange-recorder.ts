@@ -495,7 +495,7 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
     const { req, platformRequest } = exchange;
     this.takeRequestBody(exchange, true);
     let responseBody = exchange.responseBody;
-    if (responseBody && responseBody.size < 0 && response.responseHead && !responseBody.comment) {
+    if (responseBody && responseBody.size < 0 && response.responseHead) {
       const length = /\r\ncontent-length: *(\d+)/i.exec(response.responseHead)?.[1];
       if (length !== undefined) responseBody = { ...responseBody, size: Number(length) };
     }
