@@ -1,7 +1,10 @@
 /*
- * The benchmarked app: one NestJS app, variant chosen by argument. GET and POST /items exchange ~1 KB of JSON.
+ * The benchmarked app: one NestJS app, variant chosen by argument (see variants.ts). GET and POST /items exchange
+ * ~1 KB of JSON.
  * Usage (from the repo root, after `npm run build:test`): node dist/bench/app.js <variant> <express|fastify>
- * Env: PORT, SINK_URL. Prints "ready <port>" once listening.
+ * Env: PORT, SINK_URL. Prints "ready <port>" once listening. On SIGTERM it closes the app (the module flushes what it
+ * holds), prints "records <n>" for the variants that keep records in the process (`capture-only`: exchanges the
+ * Dispatcher was handed; `+format`, `+redact`: records the no-op transport was sent), and exits.
  */
 import 'reflect-metadata';
 import {
@@ -21,7 +24,9 @@ import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { MetricsModule } from '../src';
+import { MetricsModule, type MetricsModuleOptions, type MetricsTransport } from '../src';
+// A deep import, bench only: `capture-only` swaps the Dispatcher's entry points on the app's instance.
+import { Dispatcher } from '../src/deliver/dispatcher';
 import { PAYLOAD, VARIANTS, type Variant } from './variants';
 
 /** The peers live in bench/node_modules, out of the library's dependency tree. */
@@ -57,21 +62,44 @@ class NoopInterceptor implements NestInterceptor {
   }
 }
 
+/** Records kept in this process by the ablation variants (printed on exit). */
+let records = 0;
+
+/** `+format` and `+redact` deliver here: `send` resolves at once. */
+const noopTransport: MetricsTransport = {
+  send(batch) {
+    records += batch.length;
+    return Promise.resolve();
+  },
+};
+
+const RULES = ['$.user.password', '$.card.number'];
+
+function metricsOptions(variant: Variant, sink: string): MetricsModuleOptions | undefined {
+  switch (variant) {
+    case 'nestjs-api-metrics':
+    case 'capture-only': // the Dispatcher is cut off after start-up, see main()
+      return {
+        apiKey: 'bench-project-key',
+        baseUrl: sink,
+        group,
+        redactRequestBody: RULES,
+        redactResponseBody: RULES,
+      };
+    case '+format':
+      return { transport: noopTransport, group, redactDefaults: false };
+    case '+redact':
+      return { transport: noopTransport, group, redactRequestBody: RULES, redactResponseBody: RULES };
+    default:
+      return undefined;
+  }
+}
+
 function appModule(variant: Variant, sink: string): DynamicModule {
   @Module({})
   class BenchModule {}
-  const imports =
-    variant === 'nestjs-api-metrics'
-      ? [
-          MetricsModule.forRoot({
-            apiKey: 'bench-project-key',
-            baseUrl: sink,
-            group,
-            redactRequestBody: ['$.user.password', '$.card.number'],
-            redactResponseBody: ['$.user.password', '$.card.number'],
-          }),
-        ]
-      : [];
+  const options = metricsOptions(variant, sink);
+  const imports = options ? [MetricsModule.forRoot(options)] : [];
   const providers = variant === 'noop-interceptor' ? [{ provide: APP_INTERCEPTOR, useClass: NoopInterceptor }] : [];
   return { module: BenchModule, imports, providers, controllers: [ItemsController] };
 }
@@ -87,6 +115,16 @@ async function main(): Promise<void> {
     (adapter === 'fastify' ? new FastifyAdapter() : new ExpressAdapter()) as never,
     { logger: ['error'] },
   );
+  if (variant === 'capture-only') {
+    const dispatcher = app.get(Dispatcher, { strict: false });
+    dispatcher.enqueue = () => {
+      records++;
+    };
+    dispatcher.deliverNow = () => {
+      records++;
+      return Promise.resolve();
+    };
+  }
   if (variant === 'readmeio') {
     const readme = requirePeer('readmeio') as {
       log(key: string, req: unknown, res: unknown, group: unknown, options: unknown): void;
@@ -120,7 +158,18 @@ async function main(): Promise<void> {
       },
     });
   }
-  app.enableShutdownHooks();
+  // Not enableShutdownHooks(): it re-raises the signal after closing, and the process dies without a word.
+  process.once('SIGTERM', () => {
+    void app
+      .close() // the module flushes what it holds
+      .catch((error: unknown) => process.stderr.write(`close: ${(error as Error)?.stack ?? String(error)}\n`))
+      .finally(() => {
+        if (variant === 'capture-only' || variant === '+format' || variant === '+redact') {
+          process.stdout.write(`records ${records}\n`);
+        }
+        process.exit(0);
+      });
+  });
   await app.listen(Number(process.env.PORT ?? 0), '127.0.0.1');
   const port = Number(new URL(await app.getUrl()).port);
   process.stdout.write(`ready ${port}\n`);

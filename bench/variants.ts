@@ -1,17 +1,34 @@
 /**
  * The benchmark's variants: bare NestJS; `noop-interceptor`, bare plus one global interceptor that only calls
  * `next.handle()` (the floor of any design that captures through Nest's interceptor pipeline, as the module does);
- * this library with everything on; and the peers.
+ * this library with everything on (headers, both bodies, 2 JSONPath rules + the default rules, a group function,
+ * delivery over HTTP to the bench's sink); and the peers.
+ *
+ * The ablation variants (`--ablation`) cut the library's pipeline after one stage, so a change shows where its µs go:
+ * - `capture-only`: exchanges are captured and handed to the Dispatcher, which discards them (nothing formatted);
+ * - `+format`: records are formatted (HAR) with no redaction rule at all (`redactDefaults: false`, no JSONPath) and
+ *   handed to a transport whose `send` resolves at once;
+ * - `+redact`: the same with the bench's rules (2 JSONPath rules + the defaults), still the no-op transport;
+ * - `+deliver` is `nestjs-api-metrics` itself (the batches go over HTTP to the sink).
  */
 export const VARIANTS = [
   'bare',
   'noop-interceptor',
+  'capture-only',
+  '+format',
+  '+redact',
   'nestjs-api-metrics',
   'readmeio',
   'moesif-nodejs',
   'apitally',
 ] as const;
 export type Variant = (typeof VARIANTS)[number];
+
+/** The stages that only `--ablation` (or naming them in `--variants`) runs. */
+export const ABLATION: readonly Variant[] = ['capture-only', '+format', '+redact'];
+
+/** The peers are Express middlewares (apitally's NestJS integration too): they run on Express only. */
+export const PEERS: readonly Variant[] = ['readmeio', 'moesif-nodejs', 'apitally'];
 
 /** ~1 KB of JSON, with the two fields the library's variant redacts (`$.user.password`, `$.card.number`). */
 export const PAYLOAD = {
