@@ -44,8 +44,9 @@ export function buildHarEntry(x: CapturedExchange, redactor: Redactor, options: 
         buildContent(x, responseHeaders, responseType, redactor, options.maxBodyBytes),
         x.url,
         url,
+        redactor,
       ),
-      redirectURL: headerValue(responseHeaders, 'location') ?? '',
+      redirectURL: redactor.url(headerValue(responseHeaders, 'location') ?? ''),
       headersSize: -1,
       bodySize: -1,
       ...(x.aborted && { comment: 'the client closed the connection before the response was complete' }),
@@ -58,9 +59,14 @@ export function buildHarEntry(x: CapturedExchange, redactor: Redactor, options: 
   return entry;
 }
 
-function withUrlEchoRedacted(content: HarContent, originalUrl: string, redactedUrl: string): HarContent {
+function withUrlEchoRedacted(
+  content: HarContent,
+  originalUrl: string,
+  redactedUrl: string,
+  redactor: Redactor,
+): HarContent {
   if (content.encoding || !content.text) return content;
-  const text = redactUrlEcho(content.text, originalUrl, redactedUrl);
+  const text = redactor.echo(content.text, originalUrl, redactedUrl);
   return text === content.text ? content : { ...content, text };
 }
 
@@ -128,17 +134,6 @@ function buildContent(
 }
 
 /**
- * Error bodies and messages often echo the request URL (Nest's 404: "Cannot GET /path?query"). When the URL's query
- * had values redacted, the same path and query is redacted wherever the text repeats it.
- */
-export function redactUrlEcho(text: string, originalUrl: string, redactedUrl: string): string {
-  if (originalUrl === redactedUrl || !text) return text;
-  const origin = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(originalUrl)?.[0] ?? '';
-  const from = originalUrl.slice(origin.length);
-  return text.includes(from) ? text.replaceAll(from, redactedUrl.slice(origin.length)) : text;
-}
-
-/**
  * Serializes a body as the platform sent it, redacted. Objects sent as JSON are redacted without a parse (see
  * Redactor.stringify); JSON text, and rules only jsonpath-plus can apply, go through parse-redact-serialize.
  */
@@ -159,19 +154,12 @@ function serializeRedacted(
   return redacted ? body : redactText(body, mimeType, kind, redactor);
 }
 
-/** Applies body redaction to JSON text: parse (a private copy), redact, re-serialize only if something changed. */
+/** Applies body redaction to a body text (JSON, form or other text; see Redactor.bodyText). */
 function redactText(body: SerializedBody, mimeType: string, kind: BodyKind, redactor: Redactor): SerializedBody {
-  if (body === EMPTY_BODY || body.encoding || !body.text || !isJson(mimeType)) return body;
-  if (!redactor.mayChangeJson(body.text, kind)) return body;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.text);
-  } catch {
-    const { text, changed } = redactor.text(body.text);
-    return changed ? { ...body, text } : body;
-  }
-  const result = redactor.body(parsed, kind);
-  return result.changed ? { ...body, text: JSON.stringify(result.value) } : body;
+  if (body === EMPTY_BODY || body.encoding || !body.text) return body;
+  const result = redactor.bodyText(body.text, mimeType, kind);
+  if ('dropped' in result) return { text: '', size: body.size, comment: result.dropped };
+  return result.changed ? { ...body, text: result.text } : body;
 }
 
 function redactCopy(body: object, kind: BodyKind, redactor: Redactor): unknown {

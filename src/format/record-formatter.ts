@@ -7,7 +7,7 @@ import { METRICS_RESOLVED_OPTIONS, PACKAGE_NAME, PACKAGE_VERSION } from '../metr
 import type { ResolvedMetricsOptions } from '../metrics.options';
 import { maskApiKey } from '../redact/mask';
 import { Redactor } from '../redact/redactor';
-import { buildHarEntry, redactUrlEcho } from './har-entry';
+import { buildHarEntry } from './har-entry';
 
 export const HAR_CREATOR: HarCreator = {
   name: 'readme-metrics (node)',
@@ -43,7 +43,7 @@ export class RecordFormatter {
   private entry(x: CapturedExchange): HarEntry {
     const entry = buildHarEntry(x, this.redactor, this.options);
     if (x.errors) {
-      const echo = (text: string) => redactUrlEcho(text, x.url, entry.request.url);
+      const echo = (text: string) => this.redactor.echo(text, x.url, entry.request.url);
       entry._errors = x.errors.map((e) => ({
         ...e,
         message: echo(e.message),

@@ -120,10 +120,10 @@ describe('Redactor', () => {
     assert.equal(r.url('http://h/p?pass%77ord=1'), 'http://h/p?pass%77ord=%5BREDACTED%5D');
   });
 
-  it('finds default and denylisted keys in JSON text that does not parse', () => {
+  it('finds default and denylisted keys in text that is not JSON', () => {
     const { text, changed } = redactor({ denylist: ['card'] }).text('{"password": "s3cr\\"et", "card": 4111, "ok": 1');
     assert.equal(changed, true);
-    assert.equal(text, `{"password": "${R}", "card": "${R}", "ok": 1`);
+    assert.equal(text, `{"password": "${R}", "card": ${R}, "ok": 1`);
   });
 });
 
