@@ -487,7 +487,7 @@ export class Redactor {
     let changed = false;
     let ended = false;
 
-    scan: for (;;) {
+    for (;;) {
       if (ended) {
         // A value ended at `pos`: when it was the redacted one, its text is replaced.
         ended = false;
@@ -597,9 +597,6 @@ export class Redactor {
         continue;
       }
       return undefined; // END: only whitespace may follow the document
-      // (the label is kept for readability of the breaks above)
-      // eslint-disable-next-line no-unreachable
-      break scan;
     }
     if (mode !== END || ended) {
       if (!truncated && !(ended && depth === 0)) return undefined;
@@ -657,9 +654,14 @@ const BRACKET_SEGMENT = /\[([^\]]*)\]/g;
 const ORIGIN = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
 const JSON_MIME = /^application\/(?:[\w.+-]+\+)?json\b|\+json\b/i;
 const FORM_MIME = /^application\/x-www-form-urlencoded\b/i;
-/** JSON tokens (sticky: matched at a position), and what a text cut inside one ends with. */
+/**
+ * JSON tokens (sticky: matched at a position), and what a text cut inside one ends with. A JSON string may not hold a
+ * raw control character: the scanner accepts exactly what JSON.parse accepts.
+ */
+// eslint-disable-next-line no-control-regex
 const STRING = /"[^"\\\u0000-\u001f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\u0000-\u001f]*)*"/y;
 const PARTIAL_STRING =
+  // eslint-disable-next-line no-control-regex
   /"[^"\\\u0000-\u001f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\u0000-\u001f]*)*(?:\\(?:u[0-9a-fA-F]{0,3})?)?$/y;
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 const PARTIAL_NUMBER = /-?(?:0|[1-9]\d*)?(?:\.\d*)?(?:[eE][+-]?\d*)?$/y;
