@@ -31,6 +31,8 @@ export class Redactor {
   private readonly paths: Record<BodyKind, CompiledJsonPath[]>;
   /** For text bodies: `key=value`, `key: value`, `"key": value` and `<key>value<` of redacted keys. */
   private readonly textPattern?: RegExp;
+  /** Any of those keys anywhere in a text: most texts have none, and this is far cheaper than the pattern. */
+  private readonly textProbe?: RegExp;
   /** Whether rules look below the top level (deep keys, JSONPath): then subtrees past MAX_REDACT_DEPTH are redacted. */
   private readonly deepRules: Record<BodyKind, boolean>;
   /** Finds, in JSON text, a key some rule names; null when every body must be parsed (allowlist, wildcard paths). */
@@ -77,6 +79,7 @@ export class Redactor {
         .sort((a, b) => b.length - a.length)
         .map(escapeRegExp)
         .join('|');
+      this.textProbe = new RegExp(keys, 'i');
       this.textPattern = new RegExp(
         // key=value, key: value, "key": value, user[key]=value, key[]=value (value: quoted, possibly unfinished in a
         // cut text, or up to a line end or a pair separator)...
@@ -407,7 +410,7 @@ export class Redactor {
    * keys written `key=value`, `key: value`, `"key": "value"`, `user[key]=value` or `<key>value</key>` are replaced.
    */
   text(text: string): { text: string; changed: boolean } {
-    if (!this.textPattern || !text) return { text, changed: false };
+    if (!this.textPattern || !text || !this.textProbe?.test(text)) return { text, changed: false };
     let changed = false;
     const result = text.replace(
       this.textPattern,
