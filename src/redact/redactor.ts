@@ -28,6 +28,10 @@ export class Redactor {
   private readonly deepKeys: ReadonlySet<string>;
   private readonly deepKeyCache = new Map<string, boolean>();
   private readonly deepKeyLengths: Uint8Array;
+  /** The first characters of the deep keys, ASCII case-folded with `| 0x20` (a cheap filter before reading a key). */
+  private readonly deepKeyFirst = new Uint8Array(128);
+  /** Whether top-level keys have rules of their own (denylist, allowlist). */
+  private readonly topLevelRules: boolean;
   private readonly paths: Record<BodyKind, CompiledJsonPath[]>;
   /** For text bodies: `key=value`, `key: value`, `"key": value` and `<key>value<` of redacted keys. */
   private readonly textPattern?: RegExp;
@@ -52,6 +56,8 @@ export class Redactor {
     this.deepKeys = new Set(options.redactDefaults ? DEFAULT_REDACTED_KEYS : []);
     this.deepKeyLengths = new Uint8Array(Math.max(0, ...[...this.deepKeys].map((k) => k.length)) + 1);
     for (const k of this.deepKeys) this.deepKeyLengths[k.length] = 1;
+    for (const k of this.deepKeys) this.deepKeyFirst[(k.charCodeAt(0) | 0x20) & 0x7f] = 1;
+    this.topLevelRules = this.deny !== undefined || this.allow !== undefined;
     if (options.redactDefaults) {
       // One list for headers, query, form and JSON keys and text bodies; the Authorization header is masked instead.
       for (const name of DEFAULT_REDACTED_KEYS) this.headerRules.set(name, 'redact');
@@ -357,6 +363,17 @@ export class Redactor {
     return deep;
   }
 
+  /**
+   * Whether the unescaped key of `length` characters at `at` in `text` could be a deep key, without reading it: by
+   * its length and first character. Non-ASCII first characters always pass (some lower-case to ASCII: K, the Kelvin
+   * sign, is k).
+   */
+  private mayBeDeepKeyAt(text: string, at: number, length: number): boolean {
+    if (this.deepKeyLengths[length] !== 1) return false;
+    const c = text.charCodeAt(at);
+    return c >= 0x80 || this.deepKeyFirst[c | 0x20] === 1;
+  }
+
   /** Redacts a parsed JSON or form body in place (the caller owns it). Returns the new root and whether it changed. */
   body(value: unknown, kind: BodyKind): { value: unknown; changed: boolean } {
     let changed = false;
@@ -489,6 +506,7 @@ export class Redactor {
     let copied = 0;
     let changed = false;
     let ended = false;
+    const cursor: StringCursor = { text, nextBackslash: -1, nextControl: -1 };
 
     for (;;) {
       if (ended) {
@@ -527,14 +545,17 @@ export class Redactor {
           redactFrom = pos;
           redactDepth = depth;
         }
-        if (c === 0x22 || c === 0x2d || (c >= 0x30 && c <= 0x39)) {
-          const token = c === 0x22 ? STRING : NUMBER;
-          token.lastIndex = pos;
-          if (token.test(text)) pos = token.lastIndex;
+        if (c === 0x22) {
+          const end = stringEnd(cursor, pos);
+          if (end === CUT && truncated) break;
+          if (end < 0) return undefined;
+          pos = end;
+        } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+          NUMBER.lastIndex = pos;
+          if (NUMBER.test(text)) pos = NUMBER.lastIndex;
           else {
-            const partial = c === 0x22 ? PARTIAL_STRING : PARTIAL_NUMBER;
-            partial.lastIndex = pos;
-            if (truncated && partial.test(text)) break;
+            PARTIAL_NUMBER.lastIndex = pos;
+            if (truncated && PARTIAL_NUMBER.test(text)) break;
             return undefined;
           }
         } else {
@@ -578,13 +599,9 @@ export class Redactor {
         }
         if (c !== 0x22) return undefined;
         const start = pos;
-        STRING.lastIndex = pos;
-        if (!STRING.test(text)) {
-          PARTIAL_STRING.lastIndex = pos;
-          if (truncated && PARTIAL_STRING.test(text)) break;
-          return undefined;
-        }
-        const keyEnd = STRING.lastIndex;
+        const keyEnd = stringEnd(cursor, pos);
+        if (keyEnd === CUT && truncated) break;
+        if (keyEnd < 0) return undefined;
         pos = keyEnd;
         c = text.charCodeAt(pos);
         while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(++pos);
@@ -592,9 +609,20 @@ export class Redactor {
         if (c !== 0x3a) return undefined;
         pos++;
         if (redactFrom < 0) {
-          const raw = text.slice(start + 1, keyEnd - 1);
-          const key = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;
-          next = this.childRule(key, true, depth === 1, frameStates[depth - 1] as readonly number[], paths);
+          const states = frameStates[depth - 1] as readonly number[];
+          const escaped = cursor.nextBackslash < keyEnd;
+          if (
+            !escaped &&
+            !states.length &&
+            !(depth === 1 && this.topLevelRules) &&
+            !this.mayBeDeepKeyAt(text, start + 1, keyEnd - start - 2)
+          ) {
+            next = NO_STATES; // most keys: no rule can name them, no need to read them
+          } else {
+            const raw = text.slice(start + 1, keyEnd - 1);
+            const key = escaped ? (JSON.parse(`"${raw}"`) as string) : raw;
+            next = this.childRule(key, true, depth === 1, states, paths);
+          }
         }
         mode = VALUE;
         continue;
@@ -668,6 +696,43 @@ const PARTIAL_STRING =
   /"[^"\\\u0000-\u001f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\u0000-\u001f]*)*(?:\\(?:u[0-9a-fA-F]{0,3})?)?$/y;
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 const PARTIAL_NUMBER = /-?(?:0|[1-9]\d*)?(?:\.\d*)?(?:[eE][+-]?\d*)?$/y;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f]/g;
+/** stringEnd: the text ends inside the string (a valid start of one). */
+const CUT = -2;
+
+/** Where the scanner last found a backslash and a control character, so no search is repeated (linear in total). */
+interface StringCursor {
+  readonly text: string;
+  nextBackslash: number;
+  nextControl: number;
+}
+
+/**
+ * The end (after the closing quote) of the JSON string starting at `at`, -1 when it is not a valid one, CUT when the
+ * text ends inside it. A string with no escape (most of them) is found with indexOf; one with escapes is matched
+ * by the exact token pattern.
+ */
+function stringEnd(cursor: StringCursor, at: number): number {
+  const { text } = cursor;
+  if (cursor.nextBackslash < at) {
+    const i = text.indexOf('\\', at);
+    cursor.nextBackslash = i < 0 ? text.length : i;
+  }
+  const quote = text.indexOf('"', at + 1);
+  if (quote >= 0 && quote < cursor.nextBackslash) {
+    if (cursor.nextControl < at) {
+      CONTROL.lastIndex = at;
+      cursor.nextControl = CONTROL.exec(text)?.index ?? text.length;
+    }
+    return cursor.nextControl < quote ? -1 : quote + 1; // JSON forbids raw control characters in strings
+  }
+  STRING.lastIndex = at;
+  if (STRING.test(text)) return STRING.lastIndex;
+  PARTIAL_STRING.lastIndex = at;
+  return PARTIAL_STRING.test(text) ? CUT : -1;
+}
+
 /** Scanner modes: what the next token must be. */
 const VALUE = 0;
 const FIRST_KEY = 1;

@@ -435,6 +435,9 @@ describe('Redactor.jsonText (JSON text redacted in one pass, never trusted)', ()
       '{"a": 1} {"password": "S"}',
       '{"password": "S"} trailing',
       '{"pass\\word": "S"}',
+      '{"password": "S\nT"}',
+      '{"token\t": "S"}',
+      '{"a": "\u0001", "token": "S"}',
     ]) {
       const result = r.jsonText(text, 'request');
       assert.ok('dropped' in result, text);
