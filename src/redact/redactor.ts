@@ -506,7 +506,6 @@ export class Redactor {
     let copied = 0;
     let changed = false;
     let ended = false;
-    const cursor: StringCursor = { text, nextBackslash: -1, nextControl: -1 };
 
     for (;;) {
       if (ended) {
@@ -546,7 +545,7 @@ export class Redactor {
           redactDepth = depth;
         }
         if (c === 0x22) {
-          const end = stringEnd(cursor, pos);
+          const end = stringEnd(text, pos);
           if (end === CUT && truncated) break;
           if (end < 0) return undefined;
           pos = end;
@@ -599,7 +598,7 @@ export class Redactor {
         }
         if (c !== 0x22) return undefined;
         const start = pos;
-        const keyEnd = stringEnd(cursor, pos);
+        const keyEnd = stringEnd(text, pos);
         if (keyEnd === CUT && truncated) break;
         if (keyEnd < 0) return undefined;
         pos = keyEnd;
@@ -610,7 +609,7 @@ export class Redactor {
         pos++;
         if (redactFrom < 0) {
           const states = frameStates[depth - 1] as readonly number[];
-          const escaped = cursor.nextBackslash < keyEnd;
+          const escaped = hasBackslash(text, start + 1, keyEnd - 1);
           if (
             !escaped &&
             !states.length &&
@@ -696,41 +695,30 @@ const PARTIAL_STRING =
   /"[^"\\\u0000-\u001f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\u0000-\u001f]*)*(?:\\(?:u[0-9a-fA-F]{0,3})?)?$/y;
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 const PARTIAL_NUMBER = /-?(?:0|[1-9]\d*)?(?:\.\d*)?(?:[eE][+-]?\d*)?$/y;
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f]/g;
 /** stringEnd: the text ends inside the string (a valid start of one). */
 const CUT = -2;
 
-/** Where the scanner last found a backslash and a control character, so no search is repeated (linear in total). */
-interface StringCursor {
-  readonly text: string;
-  nextBackslash: number;
-  nextControl: number;
-}
-
 /**
  * The end (after the closing quote) of the JSON string starting at `at`, -1 when it is not a valid one, CUT when the
- * text ends inside it. A string with no escape (most of them) is found with indexOf; one with escapes is matched
- * by the exact token pattern.
+ * text ends inside it. A string with no escape (most of them) is read with a plain loop; one with an escape, a raw
+ * control character (JSON forbids them) or no end is matched by the exact token patterns.
  */
-function stringEnd(cursor: StringCursor, at: number): number {
-  const { text } = cursor;
-  if (cursor.nextBackslash < at) {
-    const i = text.indexOf('\\', at);
-    cursor.nextBackslash = i < 0 ? text.length : i;
-  }
-  const quote = text.indexOf('"', at + 1);
-  if (quote >= 0 && quote < cursor.nextBackslash) {
-    if (cursor.nextControl < at) {
-      CONTROL.lastIndex = at;
-      cursor.nextControl = CONTROL.exec(text)?.index ?? text.length;
-    }
-    return cursor.nextControl < quote ? -1 : quote + 1; // JSON forbids raw control characters in strings
+function stringEnd(text: string, at: number): number {
+  for (let i = at + 1; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) return i + 1;
+    if (c === 0x5c || c < 0x20) break;
   }
   STRING.lastIndex = at;
   if (STRING.test(text)) return STRING.lastIndex;
   PARTIAL_STRING.lastIndex = at;
   return PARTIAL_STRING.test(text) ? CUT : -1;
+}
+
+/** Whether text[from, to) holds a backslash (a key's characters: short). */
+function hasBackslash(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (text.charCodeAt(i) === 0x5c) return true;
+  return false;
 }
 
 /** Scanner modes: what the next token must be. */
