@@ -37,16 +37,35 @@ export function routeTemplateOf(req: unknown): string | undefined {
 
 /** Path and query as the client sent them (middleware may have rewritten `url`). */
 export function originalUrlOf(raw: IncomingMessage): string {
-  return (raw as PlatformRequestLike).originalUrl ?? raw.url ?? '/';
+  const url = (raw as PlatformRequestLike).originalUrl ?? raw.url ?? '/';
+  // An absolute-form target (`GET http://user:pw@host/path?x HTTP/1.1`): its path and query (the origin comes apart).
+  const authority = url.charCodeAt(0) === 0x2f ? undefined : ABSOLUTE_FORM.exec(url)?.[0];
+  if (authority === undefined) return url;
+  const rest = url.slice(authority.length);
+  return rest.startsWith('/') ? rest : `/${rest}`;
 }
+
+/** `scheme://authority` of an absolute-form request target, up to the path. */
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
+const SCHEME = /^[a-z][a-z0-9+.-]*$/i;
+/** A host as a Host header may carry it: a name, an IPv4 or a bracketed IPv6 address, and an optional port. */
+const VALID_HOST = /^(?:[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
 
 /** Scheme and host honouring the app's proxy settings (`trust proxy` / `trustProxy`), as the platform computes them. */
 export function originOf(req: unknown, raw: IncomingMessage): string {
   const r = req as PlatformRequestLike;
   const protocol =
-    typeof r.protocol === 'string' ? r.protocol : (raw.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
-  const host = (typeof r.host === 'string' && r.host) || raw.headers.host || 'localhost';
-  return `${protocol}://${host}`;
+    typeof r.protocol === 'string' && SCHEME.test(r.protocol)
+      ? r.protocol
+      : (raw.socket as { encrypted?: boolean }).encrypted
+        ? 'https'
+        : 'http';
+  const host = (typeof r.host === 'string' && r.host) || raw.headers.host || '';
+  // Never a header that could move where the path or query starts (`?`, `#`, `/`, `@`, spaces): the socket's address.
+  if (VALID_HOST.test(host)) return `${protocol}://${host}`;
+  const { localAddress, localPort } = raw.socket ?? {};
+  const address = localAddress?.includes(':') ? `[${localAddress}]` : (localAddress ?? 'localhost');
+  return `${protocol}://${address}${localPort ? `:${localPort}` : ''}`;
 }
 
 export function clientIpOf(req: unknown, raw: IncomingMessage): string {

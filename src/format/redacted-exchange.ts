@@ -63,10 +63,10 @@ export function redactExchange(
   if (requestBody) redacted.requestBody = requestBody;
   // Error bodies echo the URL (Nest's 404: "Cannot GET /path?query"): the echo is redacted like the URL.
   if (redacted.responseBody.text && !redacted.responseBody.encoding) {
-    redacted.responseBody.text = redactEcho(redacted.responseBody.text, x.url, url);
+    redacted.responseBody.text = redactEcho(redactor, redacted.responseBody.text, x.url, url);
   }
-  if (x.errors) redacted.errors = x.errors.map((e) => redactError(e, x.url, url));
-  if (x.failure) redacted.failure = { ...x.failure, message: redactEcho(x.failure.message, x.url, url) };
+  if (x.errors) redacted.errors = x.errors.map((e) => redactError(redactor, e, x.url, url));
+  if (x.failure) redacted.failure = { ...x.failure, message: redactEcho(redactor, x.failure.message, x.url, url) };
   if (x.outgoing?.length) {
     redacted.outgoing = x.outgoing.map((call) =>
       redactExchange({ ...call, parentId: x.id, group: x.group }, redactor, options),
@@ -75,8 +75,8 @@ export function redactExchange(
   return redacted;
 }
 
-function redactError(e: ReportedError, originalUrl: string, redactedUrl: string): ReportedError {
-  const echo = (text: string) => redactEcho(text, originalUrl, redactedUrl);
+function redactError(redactor: Redactor, e: ReportedError, originalUrl: string, redactedUrl: string): ReportedError {
+  const echo = (text: string) => redactEcho(redactor, text, originalUrl, redactedUrl);
   return {
     ...e,
     message: echo(e.message),
@@ -148,9 +148,14 @@ function redactedText(
   redactor: Redactor,
   options: RedactExchangeOptions,
 ): { text: string; comment?: string } {
-  const json = isJson(mimeType) || body.source === 'parsed';
-  const text = json ? redactJsonText(redactor, body.text, kind, body.truncated) : body.text;
-  return body.truncated ? { text, comment: cutComment(options.maxBodyBytes, body.size) } : { text };
+  // A parsed-body snapshot is JSON whatever the header says.
+  const type = body.source === 'parsed' ? 'application/json' : mimeType;
+  const result = body.text ? redactor.bodyText(body.text, type, kind, body.truncated) : { text: '', changed: false };
+  // Text that cannot be proven clean is never sent: the reason goes in its place.
+  if ('dropped' in result) return { text: '', comment: result.dropped };
+  return body.truncated
+    ? { text: result.text, comment: cutComment(options.maxBodyBytes, body.size) }
+    : { text: result.text };
 }
 
 /** Form fields (from the parsed snapshot, or the raw urlencoded bytes), redacted. */
@@ -186,24 +191,6 @@ export function isJson(mimeType: string): boolean {
 // ---- Calls into the Redactor: the lead switches these to Redactor.jsonText / url / echo at merge. ----
 
 /** JSON text (possibly cut to budget): parsed, redacted and re-serialized only when a rule could match. */
-function redactJsonText(redactor: Redactor, text: string, kind: BodyKind, truncated: boolean): string {
-  if (!text || !redactor.mayChangeJson(text, kind)) return text;
-  if (!truncated) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      return redactor.text(text).text;
-    }
-    if (parsed === null || typeof parsed !== 'object') return text;
-    // One walk that copies only what it redacts (simple JSONPaths and default keys); jsonpath-plus otherwise.
-    const walked = redactor.stringify(parsed, kind);
-    if (walked !== undefined) return walked;
-    const result = redactor.body(parsed, kind);
-    return result.changed ? (JSON.stringify(result.value) ?? '') : text;
-  }
-  return redactor.text(text).text;
-}
 
 function redactUrl(redactor: Redactor, url: string): string {
   return redactor.url(url);
@@ -213,11 +200,8 @@ function redactUrl(redactor: Redactor, url: string): string {
  * Error bodies and messages often echo the request URL (Nest's 404: "Cannot GET /path?query"). When the URL's query
  * had values redacted, the same path and query is redacted wherever the text repeats it.
  */
-export function redactEcho(text: string, originalUrl: string, redactedUrl: string): string {
-  if (originalUrl === redactedUrl || !text) return text;
-  const origin = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(originalUrl)?.[0] ?? '';
-  const from = originalUrl.slice(origin.length);
-  return text.includes(from) ? text.replaceAll(from, redactedUrl.slice(origin.length)) : text;
+function redactEcho(redactor: Redactor, text: string, originalUrl: string, redactedUrl: string): string {
+  return redactor.echo(text, originalUrl, redactedUrl);
 }
 
 function redactPathParams(redactor: Redactor, params: Record<string, string>): Record<string, string> {

@@ -120,10 +120,10 @@ describe('Redactor', () => {
     assert.equal(r.url('http://h/p?pass%77ord=1'), 'http://h/p?pass%77ord=%5BREDACTED%5D');
   });
 
-  it('finds default and denylisted keys in JSON text that does not parse', () => {
+  it('finds default and denylisted keys in text that is not JSON', () => {
     const { text, changed } = redactor({ denylist: ['card'] }).text('{"password": "s3cr\\"et", "card": 4111, "ok": 1');
     assert.equal(changed, true);
-    assert.equal(text, `{"password": "${R}", "card": "${R}", "ok": 1`);
+    assert.equal(text, `{"password": "${R}", "card": ${R}, "ok": 1`);
   });
 });
 
@@ -297,5 +297,321 @@ describe('Redactor.stringify (rules applied to the JSON form, without a parse)',
     cyclic.self = cyclic;
     assert.throws(() => redactor().stringify(cyclic, 'request'), TypeError);
     assert.throws(() => redactor().stringify({ n: 1n }, 'request'), TypeError);
+  });
+});
+
+/** A small deterministic PRNG, so a failure names a reproducible seed. */
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+/** `depth` objects nested in one another, `inner` at the bottom. */
+function nested(depth: number, inner: unknown): unknown {
+  let doc = inner;
+  for (let i = 0; i < depth; i++) doc = i % 2 ? { x: doc } : [doc];
+  return doc;
+}
+
+describe('no depth limit leaves a value unredacted (past the limit the whole subtree goes)', () => {
+  const SECRET = 'S3CRET-deep';
+  for (const depth of [63, 64, 65, 100, 5000]) {
+    it(`a secret under ${depth} levels: body(), stringify(), jsonText()`, () => {
+      for (const options of [
+        {},
+        { redactDefaults: false, redactRequestBody: ['$..password'] },
+      ] as MetricsModuleOptions[]) {
+        const r = redactor(options);
+        const inner = { password: SECRET, keep: 'k' };
+        // (JSON.stringify itself overflows the stack on thousands of levels: the text is written directly.)
+        const doc = depth < 1000 ? nested(depth, inner) : undefined;
+        const text = doc ? JSON.stringify(doc) : `${'['.repeat(depth)}${JSON.stringify(inner)}${']'.repeat(depth)}`;
+        assert.ok(!JSON.stringify(r.body(JSON.parse(text), 'request').value).includes(SECRET), 'body');
+        if (doc) assert.ok(!r.stringify(doc as object, 'request')!.includes(SECRET), 'stringify');
+        const scanned = r.jsonText(text, 'request');
+        assert.ok('text' in scanned && !scanned.text.includes(SECRET), 'jsonText');
+        // What is kept is identical whichever method ran.
+        if (doc) assert.equal((scanned as { text: string }).text, r.stringify(doc as object, 'request'));
+      }
+    });
+  }
+
+  it('a document within the limit is untouched by the cap', () => {
+    const doc = nested(60, { keep: 'k' });
+    assert.equal(redactor().stringify(doc as object, 'request'), JSON.stringify(doc));
+    assert.deepEqual(redactor().jsonText(JSON.stringify(doc), 'request'), {
+      text: JSON.stringify(doc),
+      changed: false,
+    });
+  });
+});
+
+describe('bracket keys: a name matches by its base name and by each bracketed segment', () => {
+  const r = redactor({ denylist: ['card'] });
+  it('in URLs and queryString', () => {
+    assert.equal(
+      r.url('http://h/p?password[]=1&user[password]=2&a[b][token]=3&user%5Btoken%5D=4&x[card]=5&a[0]=6&user[name]=7'),
+      'http://h/p?password[]=%5BREDACTED%5D&user[password]=%5BREDACTED%5D&a[b][token]=%5BREDACTED%5D' +
+        '&user%5Btoken%5D=%5BREDACTED%5D&x[card]=%5BREDACTED%5D&a[0]=6&user[name]=7',
+    );
+    assert.deepEqual(
+      r.params([
+        { name: 'password[]', value: '1' },
+        { name: 'user[Password]', value: '2' },
+        { name: 'user[name]', value: '3' },
+      ]),
+      [
+        { name: 'password[]', value: R },
+        { name: 'user[Password]', value: R },
+        { name: 'user[name]', value: '3' },
+      ],
+    );
+  });
+
+  it('in urlencoded body texts, cut or not', () => {
+    assert.deepEqual(r.formText('a=1&user%5Bpassword%5D=2&token[]=3&b=4'), {
+      text: 'a=1&user%5Bpassword%5D=%5BREDACTED%5D&token[]=%5BREDACTED%5D&b=4',
+      changed: true,
+    });
+    assert.deepEqual(r.bodyText('a=1&password=hunt', 'application/x-www-form-urlencoded', 'request', true), {
+      text: 'a=1&password=%5BREDACTED%5D',
+      changed: true,
+    });
+    assert.deepEqual(r.formText('a=1&b=2'), { text: 'a=1&b=2', changed: false });
+  });
+
+  it('an allowlist keeps a bracket name only when every named part is listed', () => {
+    const allow = redactor({ allowlist: ['user', 'name'], redactDefaults: false });
+    assert.deepEqual(
+      allow.params([
+        { name: 'user[name]', value: '1' },
+        { name: 'user[pin]', value: '2' },
+        { name: 'user[]', value: '3' },
+      ]),
+      [
+        { name: 'user[name]', value: '1' },
+        { name: 'user[pin]', value: R },
+        { name: 'user[]', value: '3' },
+      ],
+    );
+  });
+});
+
+describe('Redactor.jsonText (JSON text redacted in one pass, never trusted)', () => {
+  const r = redactor({ denylist: ['card'], redactRequestBody: ['$.user.pin', '$.items[*].cvv', '$..ssn'] });
+
+  it('nested values, escaped keys, duplicate keys, a BOM, whitespace kept', () => {
+    const text =
+      '\uFEFF{ "password": {"v": "S1"}, "token": ["S2", {"a": "S3"}], "pass\\u0077ord": "S4", "card": 1,\n' +
+      '  "user": {"pin": 1234, "card": "kept"}, "items": [{"cvv": "S5", "sku": "A1"}], "deep": [{"ssn": "S6"}],' +
+      ' "password": "[REDACTED]", "x": {"Secret": "S7"} }';
+    const result = r.jsonText(text, 'request');
+    assert.ok('text' in result);
+    assert.equal(result.changed, true);
+    assert.equal(
+      result.text,
+      `\uFEFF{ "password": "${R}", "token": "${R}", "pass\\u0077ord": "${R}", "card": "${R}",\n` +
+        `  "user": {"pin": "${R}", "card": "kept"}, "items": [{"cvv": "${R}", "sku": "A1"}], "deep": [{"ssn": "${R}"}],` +
+        ` "password": "[REDACTED]", "x": {"Secret": "${R}"} }`,
+    );
+  });
+
+  it('duplicate keys: every occurrence is redacted, the first one included', () => {
+    assert.deepEqual(r.jsonText('{"password":"S","password":"[REDACTED]"}', 'request'), {
+      text: `{"password":"${R}","password":"${R}"}`,
+      changed: true,
+    });
+  });
+
+  it('text labelled JSON that is not JSON is dropped with a reason, never returned raw', () => {
+    for (const text of [
+      '{"password": "S", "visible": "yes"',
+      '{password: "S"}',
+      "{'password': 'S'}",
+      '{"password": "S",}',
+      '{"a": 1} {"password": "S"}',
+      '{"password": "S"} trailing',
+      '{"pass\\word": "S"}',
+      '{"password": "S\nT"}',
+      '{"token\t": "S"}',
+      '{"a": "\u0001", "token": "S"}',
+    ]) {
+      const result = r.jsonText(text, 'request');
+      assert.ok('dropped' in result, text);
+      assert.match(result.dropped, /not valid JSON/);
+    }
+  });
+
+  it('text cut at maxBodyBytes: redacts what is there, an unfinished redacted value included', () => {
+    const cut = (text: string) => r.jsonText(text, 'request', true);
+    assert.deepEqual(cut('{"a": 1, "password": "hunter'), { text: `{"a": 1, "password": "${R}"`, changed: true });
+    assert.deepEqual(cut('{"user": {"pin": 12'), { text: `{"user": {"pin": "${R}"`, changed: true });
+    assert.deepEqual(cut('{"token": [1, {"b": tr'), { text: `{"token": "${R}"`, changed: true });
+    assert.deepEqual(cut('{"token": "a\\u00'), { text: `{"token": "${R}"`, changed: true });
+    assert.deepEqual(cut('{"a": "b", "passw'), { text: '{"a": "b", "passw', changed: false });
+    assert.deepEqual(cut('{"ok": [1, 2, "x'), { text: '{"ok": [1, 2, "x', changed: false });
+    // Invalid before the cut: dropped.
+    assert.ok('dropped' in cut('{"password" "S", "a": "b'));
+  });
+
+  it('rules only jsonpath-plus applies: the redacted re-serialization, or dropped when it does not parse', () => {
+    const slice = redactor({ redactRequestBody: ['$.a[0:1]'] });
+    assert.deepEqual(slice.jsonText('{"a": [1, 2], "password": "S", "password": "x"}', 'request'), {
+      text: `{"a":["${R}",2],"password":"${R}"}`,
+      changed: true,
+    });
+    assert.ok('dropped' in slice.jsonText('{"a": [1, 2], "password": "S"', 'request'));
+    assert.ok('dropped' in slice.jsonText('{"a": [1, 2], "b": 1', 'request', true));
+  });
+
+  it('keeps the fast path: untouched texts are returned as they are', () => {
+    const text = '{"id": 1, "name": "n", "list": [1, 2, {"x": null}]}';
+    assert.deepEqual(redactor().jsonText(text, 'request'), { text, changed: false });
+    assert.deepEqual(redactor({ redactDefaults: false }).jsonText('{password: 1', 'request'), {
+      text: '{password: 1',
+      changed: false,
+    });
+  });
+
+  /** The reference: parse, redact with body() (jsonpath-plus), serialize. */
+  function reference(red: Redactor, text: string): unknown {
+    return red.body(JSON.parse(text) as unknown, 'request').value;
+  }
+
+  const KEYS = ['a', 'b', 'password', 'Token', 'card', 'number', 'items', '0', '1', 'x y', 'ssn', 'pa"ss', 'é'];
+  function randomDoc(next: () => number, depth = 0): unknown {
+    const roll = next();
+    if (depth > 5 || roll < 0.3) return [1, 'text', null, true, -2.5e3, 'q"\\\n'][Math.floor(next() * 6)];
+    if (roll < 0.55) return Array.from({ length: Math.floor(next() * 4) }, () => randomDoc(next, depth + 1));
+    const doc: Record<string, unknown> = {};
+    for (let i = Math.floor(next() * 5); i > 0; i--)
+      doc[KEYS[Math.floor(next() * KEYS.length)]!] = randomDoc(next, depth + 1);
+    return doc;
+  }
+
+  const RULE_SETS: MetricsModuleOptions[] = [
+    {},
+    { redactRequestBody: ['$.a.b', '$.card.number'] },
+    { redactRequestBody: ['$..number', '$.items[*].a', '$.items[0]', "$['x y'].a"] },
+    { redactRequestBody: ['$.*.b', '$..*.ssn', '$..[1]', '$.a..b'], redactDefaults: false },
+    { denylist: ['a', 'items'], redactRequestBody: ['$.b[*]'] },
+    { allowlist: ['a', 'password', 'b'], redactRequestBody: ['$..a.a'] },
+    { redactRequestBody: ['$..items..number', '$["b"]["a"]', '$.a[0][1]'] },
+    { redactRequestBody: ['$'], redactDefaults: false },
+  ];
+
+  for (const [i, rules] of RULE_SETS.entries()) {
+    it(`matches body() + jsonpath-plus on 300 random documents, and every cut of them (rule set ${i})`, () => {
+      const red = redactor(rules);
+      const next = prng(2000 + i);
+      let redacted = 0;
+      for (let n = 0; n < 300; n++) {
+        const doc = randomDoc(next);
+        const text = JSON.stringify(doc, null, n % 3 === 0 ? 2 : undefined);
+        const where = `seed ${2000 + i}, document ${n}: ${text}`;
+        const result = red.jsonText(text, 'request');
+        assert.ok('text' in result, where);
+        assert.deepEqual(JSON.parse(result.text), reference(red, text), where);
+        if (!result.changed) assert.equal(result.text, text, where);
+        if (result.changed) redacted++;
+        // Cut anywhere, the result is the start of the whole document's redaction: nothing more is shown.
+        for (let cut = 0; cut < text.length; cut += 1 + Math.floor(next() * 7)) {
+          const part = red.jsonText(text.slice(0, cut), 'request', true);
+          assert.ok(
+            'text' in part && result.text.startsWith(part.text),
+            `${where}, cut at ${cut}: ${JSON.stringify(part)}`,
+          );
+        }
+      }
+      assert.ok(redacted >= 20, `only ${redacted} documents had anything to redact: the test would prove little`);
+    });
+  }
+});
+
+describe('Redactor.echo (error bodies and messages that repeat the URL)', () => {
+  const r = redactor();
+  it('finds the URL as is, JSON-escaped and percent-decoded', () => {
+    const original = 'http://h/x?password=S"\\q%20w&a=1';
+    const redacted = r.url(original);
+    assert.equal(redacted, 'http://h/x?password=%5BREDACTED%5D&a=1');
+    const body = JSON.stringify({ message: 'Cannot GET /x?password=S"\\q%20w&a=1', statusCode: 404 });
+    assert.equal(
+      r.echo(body, original, redacted),
+      '{"message":"Cannot GET /x?password=%5BREDACTED%5D&a=1","statusCode":404}',
+    );
+    assert.equal(r.echo('at /x?password=S"\\q w&a=1', original, redacted), 'at /x?password=[REDACTED]&a=1');
+    assert.equal(r.echo(`GET ${original} failed`, original, redacted), `GET ${redacted} failed`);
+    assert.equal(r.echo('nothing here', original, redacted), 'nothing here');
+  });
+});
+
+describe('URL userinfo is always redacted', () => {
+  it('the password (or a lone user), whatever the options', () => {
+    for (const r of [redactor(), redactor({ redactDefaults: false })]) {
+      assert.equal(r.url('https://bob:s3cret@api.example/x?y=1'), 'https://bob:%5BREDACTED%5D@api.example/x?y=1');
+      assert.equal(r.url('https://ghp_token@github.com/o/r'), 'https://%5BREDACTED%5D@github.com/o/r');
+      assert.equal(r.url('http://a:b:c@h:1/p@q'), 'http://a:%5BREDACTED%5D@h:1/p@q');
+      assert.equal(r.url('http://h/p?email=a@b'), 'http://h/p?email=a@b');
+    }
+  });
+});
+
+describe('the default list (one list: headers, query, bodies, text)', () => {
+  const r = redactor();
+  it('token-style headers, and URL-valued headers keep their URL with query values redacted', () => {
+    const names = ['X-Auth-Token', 'X-Access-Token', 'Token', 'X-API-Token', 'X-CSRF-Token', 'Access_Token', 'Api-Key'];
+    assert.deepEqual(
+      r.headers(names.map((name) => ({ name, value: 'v' }))),
+      names.map((name) => ({ name, value: R })),
+    );
+    assert.deepEqual(
+      r.headers([
+        { name: 'Location', value: 'https://app/cb?code=1&access_token=S&state=2' },
+        { name: 'Referer', value: 'https://app/login?token=S' },
+        { name: 'Content-Location', value: '/r?id_token=S' },
+        { name: 'Link', value: '</a?b=1>' },
+      ]),
+      [
+        { name: 'Location', value: 'https://app/cb?code=1&access_token=%5BREDACTED%5D&state=2' },
+        { name: 'Referer', value: 'https://app/login?token=%5BREDACTED%5D' },
+        { name: 'Content-Location', value: '/r?id_token=%5BREDACTED%5D' },
+        { name: 'Link', value: '</a?b=1>' },
+      ],
+    );
+  });
+
+  it('secret-looking query keys', () => {
+    assert.equal(
+      r.url('/p?x-api-key=1&X-Auth-Token=2&q=3'),
+      '/p?x-api-key=%5BREDACTED%5D&X-Auth-Token=%5BREDACTED%5D&q=3',
+    );
+  });
+
+  it('text bodies: key=value, key: value, "key": value, <key>value</key>; cut values too', () => {
+    const text = [
+      'user=bob password=hunter2',
+      'token: abc def',
+      'x-api-key = k1;ok=1',
+      '"client_secret": "c\\"s", "n": 1',
+      '<access_token type="bearer">t0k</access_token>',
+      'passwords: plural is not a key, mypassword=neither',
+      'Secret=cut-mid-wa',
+    ].join('\n');
+    assert.deepEqual(r.bodyText(text, 'text/plain', 'response', true), {
+      text: [
+        'user=bob password=[REDACTED]',
+        'token: [REDACTED]',
+        'x-api-key = [REDACTED];ok=1',
+        `"client_secret": "${R}", "n": 1`,
+        `<access_token type="bearer">${R}</access_token>`,
+        'passwords: plural is not a key, mypassword=neither',
+        `Secret=${R}`,
+      ].join('\n'),
+      changed: true,
+    });
+    assert.deepEqual(r.text('plain words'), { text: 'plain words', changed: false });
   });
 });
