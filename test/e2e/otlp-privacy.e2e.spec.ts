@@ -167,7 +167,8 @@ describe('privacy through OTLP', () => {
           assert.ok(shipped.includes('CANARY') === false);
           for (const neighbour of ['page', 'lang', 'outbound']) assert.ok(shipped.includes(neighbour), neighbour);
           if (mode === 'apitoolkit') {
-            for (const neighbour of ['hello', 'Ann', 'A1', 'EUR', 'Bob', 'fine', 'visible', 'target-kept']) {
+            // Not 'visible': the broken JSON answer cannot be proven clean, so it is dropped whole (see Redaction).
+            for (const neighbour of ['hello', 'Ann', 'A1', 'EUR', 'Bob', 'fine', 'target-kept']) {
               assert.ok(shipped.includes(neighbour), `${neighbour} kept`);
             }
           }
