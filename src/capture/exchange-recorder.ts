@@ -35,7 +35,7 @@ import {
   routeTemplateOf,
 } from './platform';
 import { exchangeOf, exchangeStorage, linkExchange, rawRequestOf } from './request-context';
-import { defaultRouteRules, ExcludeRules, isSampled, readRouteRules, type RouteRules } from './route-rules';
+import { defaultRouteRules, ExcludeRules, drawSample, readRouteRules, type RouteRules } from './route-rules';
 import { SkipLog } from './skip-log';
 
 /** Status and headers of a response about to be written (backgroundWorkerMode false). */
@@ -157,6 +157,8 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
    */
   takeRequestBody(exchange: Exchange, atClose = false): void {
     if (exchange.requestBodyTaken) return;
+    // Sampled out: no capture work now; should it end in a 5xx (always recorded), the body is taken at close.
+    if (!atClose && !this.sampled(exchange)) return;
     try {
       const { req, platformRequest } = exchange;
       const headers = req.headers;
@@ -217,11 +219,12 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
   takeResponseBody(
     exchange: Exchange,
     chunk: unknown,
-    headers: { contentType: string; contentEncoding?: string; contentLength?: string | number },
+    headers: { status: number; contentType: string; contentEncoding?: string; contentLength?: string | number },
     headersAlreadySent = false,
   ): void {
     if (exchange.responseBodyTaken || exchange.settled) return;
     exchange.responseBodyTaken = true;
+    if (headers.status < 500 && !this.sampled(exchange, true)) return; // sampled out and not an error: not recorded
     try {
       if (headersAlreadySent || isStream(chunk)) {
         exchange.responseBody = STREAMED;
@@ -312,7 +315,7 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
       if (rules.skip || !this.isAllowedHost(exchange.req) || this.isExcluded(exchange)) {
         return this.decide(exchange, null);
       }
-      if (!isSampled(rules, response.status)) {
+      if (!this.sampled(exchange, true) && response.status < 500) {
         this.dispatcher.countSampledOut();
         return this.decide(exchange, null);
       }
@@ -426,6 +429,17 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
     if (this.exclude.empty) return false;
     const { req, platformRequest } = exchange;
     return this.exclude.isExcluded(req.method, routeTemplateOf(platformRequest), originalUrlOf(req));
+  }
+
+  /**
+   * Whether the exchange is sampled in (`sampleRate`, `@MetricsSample()`). The draw is made once, as soon as the
+   * handler is known (`final`: now, at the end, for unmatched routes), before any body is taken for it.
+   */
+  private sampled(exchange: Exchange, final = false): boolean {
+    if (exchange.sampled === undefined && (exchange.handler || final)) {
+      exchange.sampled = drawSample(this.rulesFor(exchange));
+    }
+    return exchange.sampled !== false;
   }
 
   /** The decorators of the exchange's handler with the module options (route-rules.ts), read once per handler. */

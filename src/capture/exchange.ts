@@ -27,6 +27,8 @@ export class Exchange {
   /** The response body as the platform sent it; `responseBodyTaken` once it was seen. */
   responseBody?: CapturedBody;
   responseBodyTaken = false;
+  /** The sampling draw, once made (see ExchangeRecorder.sampled). */
+  sampled?: boolean;
   /** True once the record was built (or dropped): every exchange is recorded at most once. */
   settled = false;
   /**

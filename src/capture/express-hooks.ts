@@ -53,6 +53,7 @@ export class ExpressHooks {
         exchange,
         this.req.method === 'HEAD' ? undefined : chunk,
         {
+          status: this.statusCode,
           contentType: String(this.getHeader('content-type') ?? ''),
           contentEncoding: this.getHeader('content-encoding') as string | undefined,
           contentLength: this.getHeader('content-length') as string | number | undefined,

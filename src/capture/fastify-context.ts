@@ -56,6 +56,7 @@ export class FastifyContextHook implements OnModuleInit {
       if (!exchange || exchange.settled) return done(null, payload);
       exchange.platformRequest = req;
       recorder.takeResponseBody(exchange, req.raw.method === 'HEAD' ? undefined : payload, {
+        status: reply.statusCode,
         contentType: String(reply.getHeader('content-type') ?? ''),
         contentEncoding: reply.getHeader('content-encoding') as string | undefined,
         contentLength: reply.getHeader('content-length') as string | number | undefined,

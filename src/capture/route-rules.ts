@@ -46,15 +46,10 @@ export function readRouteRules(reflector: Reflector, targets: Target[], options:
   };
 }
 
-/**
- * The sampling decision, once per request, before the group function and the snapshot run: a response with a 5xx
- * status is always recorded, others with probability `sampleRate` (no draw at all at 1 or 0).
- */
-export function isSampled(rules: RouteRules, status: number): boolean {
-  if (rules.sampleRate >= 1 || status >= 500) return true;
-  return rules.sampleRate > 0 && Math.random() < rules.sampleRate;
+/** The sampling draw for one exchange: true to record it (no draw at all at a rate of 1 or 0). */
+export function drawSample(rules: RouteRules): boolean {
+  return rules.sampleRate >= 1 || (rules.sampleRate > 0 && Math.random() < rules.sampleRate);
 }
-
 interface CompiledExclude {
   regex: RegExp;
   methods?: ReadonlySet<string>;

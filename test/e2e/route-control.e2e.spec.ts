@@ -53,6 +53,11 @@ class ControlController {
     throw Object.assign(new Error(`failed with ${code}`), { status: Number(code) });
   }
 
+  @Post('fail')
+  failWithBody(@Body() body: { order?: string }) {
+    throw new Error(`could not place ${body.order ?? 'nothing'}`);
+  }
+
   @Post('no-request-body')
   @HttpCode(200)
   @MetricsCapture({ requestBody: false })
@@ -212,6 +217,19 @@ for (const adapter of ADAPTERS) {
       const stats = app.app.get(MetricsService).stats();
       assert.equal(stats.sampledOut, 3);
       assert.equal(stats.captured, 3);
+    });
+
+    it('a sampled-out request that ends in a 5xx is recorded whole: request and response bodies', async () => {
+      const app = await start({ sampleRate: 0 });
+      const json = { 'content-type': 'application/json' };
+      await httpRequest(`${app.url}/misc/echo`, { method: 'POST', body: '{"order":"sampled-out"}', headers: json });
+      await httpRequest(`${app.url}/ctl/fail`, { method: 'POST', body: '{"order":"A-42"}', headers: json });
+      const got = await recorded();
+      assert.deepEqual(got, ['POST /ctl/fail 500']);
+      const entry = entryOf(suite.collector.records[0]!);
+      assert.equal(entry.request.postData?.text, '{"order":"A-42"}');
+      assert.match(entry.response.content.text ?? '', /Internal server error/);
+      assert.equal(app.app.get(MetricsService).stats().sampledOut, 1);
     });
 
     it('sampleRate 0.5 records about half of the requests, each drawn independently', async () => {
