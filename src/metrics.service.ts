@@ -53,7 +53,10 @@ export class MetricsService {
     await this.dispatcher.flush();
   }
 
-  /** Delivery counters: captured, sent, dropped, failed, retried, queued, inFlight, and sampledOut. */
+  /**
+   * Delivery counters: captured, sent, dropped, failed (of which unconfirmed), retried, queued, inFlight, and, outside
+   * `captured`, sampledOut and groupTimeouts. See `MetricsStats`.
+   */
   stats(): MetricsStats {
     return this.dispatcher.stats();
   }

@@ -37,7 +37,10 @@ export interface MetricsModuleOptions {
    * before the response is written (serverless, where work after the response may never run).
    */
   backgroundWorkerMode?: boolean;
-  /** Timeout of each delivery call, and deadline of an async group function, in ms. Default 3000. */
+  /**
+   * ms to connect and send a batch (past it: retried); once sent, its answer is awaited up to 3 × timeout and never
+   * resent. Also the deadline of an async group function. Default 3000.
+   */
   timeout?: number;
   /** Only requests whose Host header (port dropped, case-insensitive) is listed are recorded. Default: all. */
   allowedHttpHosts?: string[];
