@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { HttpModule, HttpService } from '@nestjs/axios';
 import { Body, Controller, Get, Header, HttpCode, Module, Post, Req, Res, type DynamicModule } from '@nestjs/common';
 import { firstValueFrom } from 'rxjs';
@@ -11,10 +11,9 @@ import {
   OtlpTransport,
   type MetricsModuleOptions,
 } from '../../src';
-import { ADAPTERS, startApp, type RunningApp } from '../support/adapters';
+import { ADAPTERS, startApp } from '../support/adapters';
 import { httpRequest } from '../support/http';
-import { OtlpReceiver } from '../support/otlp-receiver';
-import { watchUnexpectedErrors } from '../support/unexpected';
+import { receiverPerTest } from '../support/otlp-receiver';
 
 /*
  * The privacy canaries of privacy.e2e.spec.ts, through OTLP: no canary byte may reach the receiver, in plain
@@ -82,33 +81,18 @@ const PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const;
 const MODES = ['otlp', 'apitoolkit'] as const;
 
 describe('privacy through OTLP', () => {
-  let receiver: OtlpReceiver;
-  let running: RunningApp | undefined;
-  const unexpected = watchUnexpectedErrors();
-
-  before(async () => {
-    receiver = await OtlpReceiver.start();
-  });
-  afterEach(async () => {
-    await running?.close();
-    running = undefined;
-    receiver.reset();
-    assert.deepEqual(unexpected, [], 'no unhandled rejection or uncaught exception');
-  });
-  after(async () => {
-    await receiver.close();
-  });
+  const suite = receiverPerTest();
 
   for (const adapter of ADAPTERS) {
     for (const protocol of PROTOCOLS) {
       for (const mode of MODES) {
         it(`${adapter}, ${protocol}, ${mode}: no canary leaves, from any location`, async () => {
-          const url = receiver.urlFor(protocol);
+          const url = suite.receiver.urlFor(protocol);
           const transport =
             mode === 'otlp'
               ? new OtlpTransport({ url, protocol })
               : new ApitoolkitTransport({ apiKey: 'project-key', url, protocol });
-          running = await startApp(
+          suite.running = await startApp(
             privacyModule({
               transport,
               redactHeaders: ['x-session', 'X-Internal-Token'],
@@ -118,7 +102,7 @@ describe('privacy through OTLP', () => {
             }),
             adapter,
           );
-          const app = running;
+          const app = suite.running;
           self.url = app.url;
           const json = {
             password: CANARY('H'),
@@ -153,7 +137,7 @@ describe('privacy through OTLP', () => {
           assert.deepEqual(statuses, [200, 200, 404, 200, 200, 200]);
           await app.app.get(MetricsService).flush();
           // 7 exchanges (the outgoing call's target is one) + 1 outgoing call.
-          const spans = await receiver.waitForSpans(8);
+          const spans = await suite.receiver.waitForSpans(8);
 
           // Everything the receiver decoded, plus the base64 bodies of APIToolkit mode decoded.
           const bodies = spans.flatMap((s) =>
@@ -161,7 +145,7 @@ describe('privacy through OTLP', () => {
               Buffer.from(String(s.attributes[k] ?? ''), 'base64').toString('utf8'),
             ),
           );
-          const shipped = [...receiver.decoded, ...bodies].join('\n');
+          const shipped = [...suite.receiver.decoded, ...bodies].join('\n');
           const leaks = shipped.match(/CANARY\w+x7q/g);
           assert.equal(leaks, null, `leaked: ${leaks?.join(', ')}`);
           assert.ok(shipped.includes('CANARY') === false);

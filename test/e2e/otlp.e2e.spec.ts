@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   ApitoolkitTransport,
   MetricsService,
@@ -11,8 +11,7 @@ import {
 import { ADAPTERS, startApp, type RunningApp } from '../support/adapters';
 import { httpRequest } from '../support/http';
 import { otlpAppModule, otlpTargets } from '../support/otlp-app';
-import { OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver';
-import { watchUnexpectedErrors } from '../support/unexpected';
+import { receiverPerTest, type ReceivedSpan } from '../support/otlp-receiver';
 
 const PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const;
 const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
@@ -81,27 +80,15 @@ function bigExchange(i: number, body: string): RedactedExchange {
 }
 
 describe('OTLP export', () => {
-  let receiver: OtlpReceiver;
-  let running: RunningApp | undefined;
-  const unexpected = watchUnexpectedErrors();
-
-  before(async () => {
-    receiver = await OtlpReceiver.start();
-  });
-  afterEach(async () => {
-    await running?.close();
-    running = undefined;
-    receiver.reset();
-    assert.deepEqual(unexpected, [], 'no unhandled rejection or uncaught exception');
-  });
-  after(async () => {
-    await receiver.close();
-  });
+  const suite = receiverPerTest();
 
   async function start(adapter: (typeof ADAPTERS)[number], options: MetricsModuleOptions) {
-    running = await startApp(otlpAppModule({ serviceVersion: '3.0.0', tags: ['prod', 'eu'], ...options }), adapter);
-    otlpTargets.self = running.url;
-    return running;
+    suite.running = await startApp(
+      otlpAppModule({ serviceVersion: '3.0.0', tags: ['prod', 'eu'], ...options }),
+      adapter,
+    );
+    otlpTargets.self = suite.running.url;
+    return suite.running;
   }
 
   for (const adapter of ADAPTERS) {
@@ -109,7 +96,7 @@ describe('OTLP export', () => {
       it(`${adapter}, ${protocol}: one span per exchange, semconv attributes, links, events, resource`, async () => {
         const app = await start(adapter, {
           transport: new OtlpTransport({
-            url: receiver.urlFor(protocol),
+            url: suite.receiver.urlFor(protocol),
             protocol,
             serviceName: 'shop',
             resourceAttributes: { 'deployment.environment.name': 'test' },
@@ -119,7 +106,7 @@ describe('OTLP export', () => {
         const stats = app.app.get(MetricsService).stats();
         // 6 requests reached the app (the outgoing call's target included); the outgoing call rides with its parent.
         assert.equal(stats.sent, 6);
-        const spans = await receiver.waitForSpans(7);
+        const spans = await suite.receiver.waitForSpans(7);
         await new Promise((resolve) => setTimeout(resolve, 100));
         assert.equal(spans.length, 7, 'spans = 6 server exchanges + 1 outgoing call');
 
@@ -202,13 +189,13 @@ describe('OTLP export', () => {
         const app = await start(adapter, {
           transport: new ApitoolkitTransport({
             apiKey: 'at-project-key-1',
-            url: receiver.urlFor(protocol),
+            url: suite.receiver.urlFor(protocol),
             protocol,
             serviceName: 'shop',
           }),
         });
         await traffic(app);
-        const spans = await receiver.waitForSpans(7);
+        const spans = await suite.receiver.waitForSpans(7);
         assert.ok(spans.every((s) => s.name === 'monoscope.http'));
         assert.ok(spans.every((s) => s.resource['at-project-key'] === 'at-project-key-1'));
         const server = spans.filter((s) => s.kind === 'SPAN_KIND_SERVER');
@@ -261,7 +248,7 @@ describe('OTLP export', () => {
     it(`${protocol}: a batch of big bodies is encoded in slices, one request, every span decoded`, async () => {
       const body = JSON.stringify({ rows: Array.from({ length: 1200 }, (_, i) => ({ id: i, name: `row ${i}` })) });
       const exchanges = Array.from({ length: 30 }, (_, i) => bigExchange(i, body));
-      const transport = new ApitoolkitTransport({ apiKey: 'k', url: receiver.urlFor(protocol), protocol });
+      const transport = new ApitoolkitTransport({ apiKey: 'k', url: suite.receiver.urlFor(protocol), protocol });
       const ticks: number[] = [];
       let ticking = true;
       const tick = () => {
@@ -275,20 +262,20 @@ describe('OTLP export', () => {
       } finally {
         ticking = false;
       }
-      const spans = await receiver.waitForSpans(30);
+      const spans = await suite.receiver.waitForSpans(30);
       assert.equal(spans.length, 30);
       assert.deepEqual(spans.map((s) => s.attributes['apitoolkit.msg_id']).sort(), exchanges.map((x) => x.id).sort());
       const decoded = Buffer.from(String(spans[0]!.attributes['http.request.body']), 'base64').toString();
       assert.equal(decoded, body);
-      assert.equal(receiver.requests.length, 1, 'one export for the batch');
+      assert.equal(suite.receiver.requests.length, 1, 'one export for the batch');
       // Before the request left, the event loop kept turning (one piece: no turn at all between start and send).
-      const turns = ticks.filter((t) => t > started && t < receiver.requests[0]!.at).length;
+      const turns = ticks.filter((t) => t > started && t < suite.receiver.requests[0]!.at).length;
       assert.ok(turns >= 10, `${turns} turns of the event loop while encoding`);
       // Past maxExportBytes (4 MiB: gRPC's default limit) the batch is refused before it is sent, as an HTTP 413,
       // which makes the dispatcher split it.
       const twice = [...exchanges, ...exchanges.map((x, i) => bigExchange(i + 100, body))];
       await assert.rejects(transport.send(twice), { name: 'MetricsDeliveryError', status: 413 });
-      assert.equal(receiver.requests.length, 1, 'nothing sent');
+      assert.equal(suite.receiver.requests.length, 1, 'nothing sent');
       await transport.close();
     });
   }
@@ -298,7 +285,7 @@ describe('OTLP export', () => {
       const app = await start(adapter, {
         transport: new ApitoolkitTransport({
           apiKey: 'k',
-          url: receiver.urlFor('http/protobuf'),
+          url: suite.receiver.urlFor('http/protobuf'),
           protocol: 'http/protobuf',
           maxExportBytes: 40_000,
         }),
@@ -318,49 +305,49 @@ describe('OTLP export', () => {
       await metrics.flush();
       const stats = metrics.stats();
       assert.deepEqual([stats.sent, stats.failed], [8, 0]);
-      const spans = await receiver.waitForSpans(8);
+      const spans = await suite.receiver.waitForSpans(8);
       assert.equal(spans.length, 8);
-      assert.ok(receiver.requests.length >= 4, `${receiver.requests.length} exports`);
+      assert.ok(suite.receiver.requests.length >= 4, `${suite.receiver.requests.length} exports`);
     });
   }
 
   it('no options: the OTEL_* environment variables decide endpoint, protocol, headers and resource', async () => {
     const saved = { ...process.env };
     try {
-      process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.httpTracesUrl.replace(/\/v1\/traces$/, '');
+      process.env.OTEL_EXPORTER_OTLP_ENDPOINT = suite.receiver.httpTracesUrl.replace(/\/v1\/traces$/, '');
       process.env.OTEL_EXPORTER_OTLP_PROTOCOL = 'http/json';
       process.env.OTEL_EXPORTER_OTLP_HEADERS = 'x-tenant=acme%20corp,authorization=Bearer%20t';
       process.env.OTEL_SERVICE_NAME = 'env-service';
       process.env.OTEL_RESOURCE_ATTRIBUTES = 'team=core,region=eu%2Dwest';
       const transport = new OtlpTransport();
-      assert.equal(transport.url, receiver.httpTracesUrl);
+      assert.equal(transport.url, suite.receiver.httpTracesUrl);
       assert.equal(transport.protocol, 'http/json');
-      process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = `${receiver.grpcUrl}`;
+      process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = `${suite.receiver.grpcUrl}`;
       process.env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL = 'grpc';
       const grpc = new OtlpTransport();
-      assert.equal(grpc.url, receiver.grpcUrl, 'the traces endpoint is used as it is');
+      assert.equal(grpc.url, suite.receiver.grpcUrl, 'the traces endpoint is used as it is');
       assert.equal(grpc.protocol, 'grpc');
       const app = await start('express', { transport });
       await httpRequest(`${app.url}/shop/target`);
       await app.app.get(MetricsService).flush();
-      const [span] = await receiver.waitForSpans(1);
+      const [span] = await suite.receiver.waitForSpans(1);
       assert.equal(span!.resource['service.name'], 'env-service');
       assert.equal(span!.resource['team'], 'core');
       assert.equal(span!.resource['region'], 'eu-west');
-      const sent = receiver.requests.find((r) => r.transport === 'http');
+      const sent = suite.receiver.requests.find((r) => r.transport === 'http');
       assert.equal(sent?.headers['x-tenant'], 'acme corp');
       assert.equal(sent?.headers['authorization'], 'Bearer t');
       assert.equal(sent?.headers['content-type'], 'application/json');
-      await running?.close();
-      running = undefined;
-      receiver.reset();
+      await suite.running?.close();
+      suite.running = undefined;
+      suite.receiver.reset();
       // The same variables drive the gRPC transport, headers becoming metadata.
       const app2 = await start('express', { transport: grpc });
       await httpRequest(`${app2.url}/shop/target`);
       await app2.app.get(MetricsService).flush();
-      const [grpcSpan] = await receiver.waitForSpans(1);
+      const [grpcSpan] = await suite.receiver.waitForSpans(1);
       assert.equal(grpcSpan!.resource['service.name'], 'env-service');
-      const metadata = receiver.requests.find((r) => r.transport === 'grpc');
+      const metadata = suite.receiver.requests.find((r) => r.transport === 'grpc');
       assert.equal(metadata?.headers['x-tenant'], 'acme corp');
     } finally {
       for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];

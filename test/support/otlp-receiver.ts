@@ -1,3 +1,7 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, before } from 'node:test';
+import type { RunningApp } from './adapters';
+import { watchUnexpectedErrors } from './unexpected';
 // @elastic/mockotlpserver ships no types; it decodes real OTLP over http/protobuf, http/json and gRPC.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const mock = require('@elastic/mockotlpserver') as {
@@ -138,4 +142,39 @@ function fillEmptyArrays(node: unknown, depth: number): void {
   const arrayValue = record['arrayValue'] as { values?: unknown[] } | undefined;
   if (arrayValue && typeof arrayValue === 'object' && !Array.isArray(arrayValue.values)) arrayValue.values = [];
   for (const value of Array.isArray(node) ? node : Object.values(record)) fillEmptyArrays(value, depth + 1);
+}
+
+/** What the tests of a suite built by `receiverPerTest` share; `running` is the app the current test started. */
+export interface ReceiverPerTestSuite {
+  readonly receiver: OtlpReceiver;
+  running: RunningApp | undefined;
+}
+
+/**
+ * Hooks for a suite whose tests each start their own app against one OTLP receiver (as `appPerTest` does with the
+ * ReadMe collector): after every test the app is closed, the receiver reset, and no unhandled rejection may have fired.
+ */
+export function receiverPerTest(): ReceiverPerTestSuite {
+  let receiver: OtlpReceiver | undefined;
+  const suite: ReceiverPerTestSuite = {
+    get receiver(): OtlpReceiver {
+      assert.ok(receiver, 'the receiver starts in the suite’s before hook');
+      return receiver;
+    },
+    running: undefined,
+  };
+  const unexpected = watchUnexpectedErrors();
+  before(async () => {
+    receiver = await OtlpReceiver.start();
+  });
+  afterEach(async () => {
+    await suite.running?.close();
+    suite.running = undefined;
+    suite.receiver.reset();
+    assert.deepEqual(unexpected, [], 'no unhandled rejection or uncaught exception');
+  });
+  after(async () => {
+    await receiver?.close();
+  });
+  return suite;
 }
