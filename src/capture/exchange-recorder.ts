@@ -34,7 +34,7 @@ import {
   rawResponseOf,
   routeTemplateOf,
 } from './platform';
-import { exchangeOf, exchangeStorage, linkExchange, rawRequestOf } from './request-context';
+import { exchangeOf, exchangeStorage, linkExchange, rawRequestOf, unlinkExchange } from './request-context';
 import { defaultRouteRules, ExcludeRules, drawSample, readRouteRules, type RouteRules } from './route-rules';
 import { SkipLog } from './skip-log';
 
@@ -98,7 +98,9 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
     const close = (exchange: Exchange) => this.close(exchange);
     this.onClose = function (this: ServerResponse) {
       const exchange = this.req && exchangeOf(this.req);
-      if (exchange) close(exchange);
+      if (!exchange) return;
+      unlinkExchange(exchange);
+      close(exchange);
     };
   }
 
@@ -107,6 +109,11 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
     const existing = exchangeOf(req);
     if (existing) return existing;
     const exchange = new Exchange(req, res);
+    if ((res as { closed?: boolean }).closed) {
+      // Seen only after the response closed (a filter running late): there is nothing left to record.
+      exchange.settled = true;
+      return exchange;
+    }
     linkExchange(exchange);
     res.once('close', this.onClose);
     return exchange;

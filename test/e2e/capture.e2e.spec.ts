@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { MetricsService, type MetricsRecord } from '../../src';
+import { linkedExchangeCount } from '../../src/capture/request-context';
 import { ADAPTERS, startApp, type RunningApp } from '../support/adapters';
 import { Collector } from '../support/collector';
 import { assertValidHar, entryOf, header } from '../support/har';
@@ -231,6 +232,37 @@ for (const adapter of ADAPTERS) {
       assert.equal(aborted[0]!.response.status, 0);
       assert.match(aborted[0]!.response.comment ?? '', /closed the connection/);
       await assertValidHar(collector.records[0]!);
+    });
+
+    it('holds no exchange once its response closed, whatever ended it (aborts, late filters, 404s, errors)', async () => {
+      collector.reset();
+      const aborts = ['/misc/slow', '/misc/slow-fail', '/misc/slow', '/misc/slow-fail'].map((path) => {
+        const req = request(`${running.url}${path}`);
+        req.on('error', () => undefined);
+        req.end();
+        return req;
+      });
+      const answered = ['/orders/1', '/nope', '/misc/slow-fail'].map((path) =>
+        fetch(running.url + path).then((res) => res.arrayBuffer()),
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      for (const req of aborts) req.destroy();
+      await Promise.all(answered);
+      await new Promise((r) => setTimeout(r, 400)); // the aborted handlers answer (or throw) after the client left
+      assert.equal(linkedExchangeCount(), 0, 'every exchange was unlinked when its response closed');
+      await metrics.flush();
+      const urls = collector.records.map((r) => entryOf(r).request.url.replace(running.url, ''));
+      assert.deepEqual(
+        urls.sort(),
+        [
+          ...aborts.map((_, i) => (i % 2 ? '/misc/slow-fail' : '/misc/slow')),
+          '/misc/slow-fail',
+          '/nope',
+          '/orders/1',
+        ].sort(),
+      );
+      const statuses = collector.records.map((r) => entryOf(r).response.status).sort();
+      assert.deepEqual(statuses, [0, 0, 0, 0, 200, 404, 503]);
     });
   });
 }

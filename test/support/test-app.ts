@@ -10,6 +10,7 @@ import {
   Post,
   Redirect,
   Req,
+  ServiceUnavailableException,
   UnauthorizedException,
   UseGuards,
   UseInterceptors,
@@ -107,6 +108,13 @@ class MiscController {
   async slow() {
     await sleep(300);
     return { done: true };
+  }
+
+  /** Fails after the client may have left: the filter then runs for a closed response. */
+  @Get('slow-fail')
+  async slowFail() {
+    await sleep(300);
+    throw new ServiceUnavailableException('too late');
   }
 }
 
