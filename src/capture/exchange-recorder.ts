@@ -115,7 +115,8 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
       return exchange;
     }
     linkExchange(exchange);
-    res.once('close', this.onClose);
+    // `on`, not `once`: no wrapper per request; a second 'close' finds the exchange unlinked already.
+    res.on('close', this.onClose);
     return exchange;
   }
 

@@ -17,6 +17,7 @@ import {
   ParseIntPipe,
   Post,
   Query,
+  UseFilters,
   UseGuards,
   type ArgumentsHost,
   type DynamicModule,
@@ -77,6 +78,16 @@ class TargetController {
   }
 }
 
+/** A method-scoped filter of the app, without @ReportToMetrics(): only the interceptor sees what it catches. */
+@Catch()
+class ScopedTeapotFilter implements ExceptionFilter {
+  catch(_exception: unknown, host: ArgumentsHost) {
+    const res = host.switchToHttp().getResponse<{ raw?: unknown }>();
+    const raw = (res.raw ?? res) as import('node:http').ServerResponse;
+    raw.writeHead(418, { 'content-type': 'application/json' }).end('{"scoped":true}');
+  }
+}
+
 @Controller('ctx')
 class ContextController {
   constructor(
@@ -127,6 +138,13 @@ class ContextController {
   @Get('pipe/:id')
   pipe(@Param('id', ParseIntPipe) id: number) {
     return id;
+  }
+
+  @Get('scoped')
+  @UseFilters(ScopedTeapotFilter)
+  async scoped() {
+    await sleep(1);
+    throw new Error('caught by a scoped filter');
   }
 
   @Get('custom')
@@ -289,6 +307,19 @@ for (const adapter of ADAPTERS) {
           [['BadRequestException', 'Validation failed (numeric string is expected)', true]],
           [['NotFoundException', 'Cannot GET /nowhere', true]],
         ],
+      );
+    });
+
+    it("an error a handler throws is recorded even when the app's own method-scoped filter answers it", async () => {
+      const app = await start();
+      const res = await httpRequest(app.url + '/ctx/scoped');
+      assert.equal(res.status, 418);
+      assert.equal(res.body.toString(), '{"scoped":true}');
+      const [record] = await flushRecords();
+      assert.equal(entries(record!)[0]!.response.status, 418);
+      assert.deepEqual(
+        (entries(record!)[0]!._errors as Record<string, unknown>[]).map((e) => [e.errorType, e.message]),
+        [['Error', 'caught by a scoped filter']],
       );
     });
 
