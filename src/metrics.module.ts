@@ -101,7 +101,12 @@ function whenEnabled(
         new FastifyContextHook(host, recorder, options),
     ),
     whenEnabled(APP_GUARD, [MetricsRouteGuard], (guard: MetricsRouteGuard) => guard),
-    whenEnabled(APP_INTERCEPTOR, [MetricsInterceptor], (interceptor: MetricsInterceptor) => interceptor),
+    {
+      provide: APP_INTERCEPTOR,
+      inject: [METRICS_RESOLVED_OPTIONS, MetricsInterceptor],
+      useFactory: (options: ResolvedMetricsOptions, interceptor: MetricsInterceptor) =>
+        options.enabled && options.interceptor ? interceptor : undefined,
+    },
     whenEnabled(APP_FILTER, [MetricsExceptionFilter], (filter: MetricsExceptionFilter) => filter),
   ],
   exports: [MetricsService, METRICS_TRANSPORT],

@@ -35,6 +35,8 @@ export interface ResolvedMetricsOptions {
   shutdownTimeout: number;
   /** false: nothing is registered on the request path and nothing is recorded. */
   enabled: boolean;
+  /** false: no global interceptor is registered. */
+  interceptor: boolean;
   /** Validated `exclude` rules, compiled by `src/capture/route-rules.ts`. */
   exclude: readonly MetricsExcludeRule[];
   sampleRate: number;
@@ -71,6 +73,7 @@ const KNOWN_OPTIONS: Record<keyof MetricsModuleOptions, true> = {
   maxConcurrentRequests: true,
   shutdownTimeout: true,
   enabled: true,
+  interceptor: true,
   exclude: true,
   sampleRate: true,
   captureRequestBody: true,
@@ -233,6 +236,7 @@ export function resolveMetricsOptions(options: MetricsModuleOptions | undefined)
     maxConcurrentRequests: positiveInt(options, 'maxConcurrentRequests', 4),
     shutdownTimeout: positiveInt(options, 'shutdownTimeout', 5000),
     enabled,
+    interceptor: bool(options, 'interceptor', true),
     exclude: excludeRules(options.exclude),
     sampleRate: rate(options.sampleRate, '"sampleRate"', 1),
     captureRequestBody: bool(options, 'captureRequestBody', true),

@@ -323,6 +323,31 @@ for (const adapter of ADAPTERS) {
       );
     });
 
+    it('interceptor: false records the same exchanges and errors, except those a scoped filter of the app answers', async () => {
+      const app = await start({ interceptor: false });
+      const bodies: string[] = [];
+      for (const path of ['/ctx/scoped', '/ctx/throw', '/ctx/await', '/ctx/rxjs', '/ctx/guarded']) {
+        bodies.push((await httpRequest(app.url + path)).body.toString());
+      }
+      assert.equal(bodies[0], '{"scoped":true}');
+      const records = await flushRecords();
+      assert.deepEqual(
+        records.map((r) => [
+          entries(r)[0]!.response.status,
+          ((entries(r)[0]!._errors ?? []) as Record<string, unknown>[]).map((e) => e.message),
+        ]),
+        [
+          [418, []], // the one thing given up: only the interceptor sees what a scoped filter catches
+          [500, ['handler error']],
+          [200, ['after await']],
+          [200, ['a string error']],
+          [403, ['no entry']],
+        ],
+      );
+      assert.equal(records[2]!._id, JSON.parse(bodies[2]!).id, 'the request context works without the interceptor');
+      assert.equal(records[3]!._id, JSON.parse(bodies[3]!).id);
+    });
+
     it('answers exactly as plain Nest does (status, headers, body bytes)', async () => {
       const paths = ['/ctx/throw', '/ctx/guarded', '/ctx/pipe/abc', '/nowhere', '/ctx/custom', '/target/missing'];
       const plain = await startApp(appModule(undefined), adapter);
