@@ -9,7 +9,7 @@ import { ADAPTERS } from '../support/adapters';
 import { entryOf } from '../support/har';
 import { httpRequest } from '../support/http';
 import { appPerTest } from '../support/suite';
-import { start, truthModule } from '../support/truth-app';
+import { start, truthModule, truthOptions } from '../support/truth-app';
 
 /*
  * Memory and the event loop stay bounded whatever the bodies weigh: bodies are cut to maxBodyBytes at capture, and
@@ -23,13 +23,7 @@ const gc = (globalThis as { gc?: () => void }).gc;
 for (const adapter of ADAPTERS) {
   describe(`bounds whatever the bodies weigh (${adapter})`, () => {
     const suite = appPerTest();
-    const base = (extra: MetricsModuleOptions = {}): MetricsModuleOptions => ({
-      apiKey: 'k',
-      baseUrl: suite.collector.url,
-      bufferLength: 100,
-      flushInterval: 60_000,
-      ...extra,
-    });
+    const base = (extra?: MetricsModuleOptions) => truthOptions(suite.collector.url, extra);
 
     it('5 MB uploads and answers with a hanging collector: memory held stays within maxQueueBytes + 16 MB', async (t) => {
       assert.ok(gc, 'the suite runs with --expose-gc');

@@ -12,6 +12,7 @@ import {
   type MetricsModuleOptions,
 } from '../../src';
 import { ADAPTERS, startApp } from '../support/adapters';
+import { CANARY, CANARY_QUERY, canaryHeaders, canaryJson } from '../support/canaries';
 import { httpRequest } from '../support/http';
 import { receiverPerTest } from '../support/otlp-receiver';
 
@@ -20,7 +21,6 @@ import { receiverPerTest } from '../support/otlp-receiver';
  * attributes or in the base64 bodies of APIToolkit mode, from headers, query, bodies, errors or outgoing calls.
  */
 
-const CANARY = (n: string) => `CANARY${n}x7q`;
 const self = { url: '' };
 
 @Controller('privacy')
@@ -104,20 +104,9 @@ describe('privacy through OTLP', () => {
           );
           const app = suite.running;
           self.url = app.url;
-          const json = {
-            password: CANARY('H'),
-            card: { number: CANARY('I'), holder: 'Ann' },
-            items: [{ cvv: CANARY('J'), sku: 'A1' }],
-            ssn: CANARY('K'),
-            note: 'hello',
-          };
-          const headers = {
-            Authorization: `Bearer ${CANARY('A')}`,
-            'X-API-KEY': CANARY('B'),
-            'x-Session': CANARY('C'),
-            cookie: `sid=${CANARY('D')}`,
-          };
-          const query = `?token=${CANARY('E')}&TOKEN=${CANARY('F')}&ssn=${CANARY('G')}&page=2`;
+          const json = canaryJson();
+          const headers = canaryHeaders();
+          const query = CANARY_QUERY;
           const statuses = [
             await httpRequest(`${app.url}/privacy${query}`, {
               method: 'POST',

@@ -5,10 +5,9 @@ import { Body, Controller, Get, Header, HttpCode, Module, Post, Res, type Dynami
 import { MetricsModule, MetricsService, type MetricsModuleOptions } from '../../src';
 import { ADAPTERS, startApp, type AdapterName } from '../support/adapters';
 import { assertValidHar, entryOf, header } from '../support/har';
+import { CANARY, CANARY_QUERY, canaryHeaders, canaryJson } from '../support/canaries';
 import { httpRequest } from '../support/http';
 import { appPerTest } from '../support/suite';
-
-const CANARY = (n: string) => `CANARY${n}x7q`;
 
 /** What handlers saw and returned, to prove redaction never touches the app's objects. */
 const seen: { bodies: unknown[]; returned: unknown[] } = { bodies: [], returned: [] };
@@ -62,20 +61,9 @@ for (const adapter of ADAPTERS) {
         redactResponseBody: ['$.account.iban'],
         denylist: ['ssn'],
       });
-      const json = {
-        password: CANARY('H'),
-        card: { number: CANARY('I'), holder: 'Ann' },
-        items: [{ cvv: CANARY('J'), sku: 'A1' }],
-        ssn: CANARY('K'),
-        note: 'hello',
-      };
-      const headers = {
-        Authorization: `Bearer ${CANARY('A')}`,
-        'X-API-KEY': CANARY('B'),
-        'x-Session': CANARY('C'),
-        cookie: `sid=${CANARY('D')}`,
-      };
-      const query = `?token=${CANARY('E')}&TOKEN=${CANARY('F')}&ssn=${CANARY('G')}&page=2`;
+      const json = canaryJson();
+      const headers = canaryHeaders();
+      const query = CANARY_QUERY;
       const jsonRes = await httpRequest(`${app.url}/privacy${query}`, {
         method: 'POST',
         headers: { ...headers, 'content-type': 'application/json' },

@@ -8,7 +8,7 @@ import { ADAPTERS } from '../support/adapters';
 import { assertValidHar, entryOf } from '../support/har';
 import { httpRequest } from '../support/http';
 import { appPerTest } from '../support/suite';
-import { Captured, outgoing, slowServer, start, truthModule } from '../support/truth-app';
+import { Captured, outgoing, slowServer, start, truthModule, truthOptions } from '../support/truth-app';
 
 /*
  * The record is what went over the wire, whatever the app does with its objects afterwards; a group function has a deadline; late outgoing calls follow the
@@ -18,13 +18,7 @@ import { Captured, outgoing, slowServer, start, truthModule } from '../support/t
 for (const adapter of ADAPTERS) {
   describe(`the record is what went over the wire (${adapter})`, () => {
     const suite = appPerTest();
-    const base = (extra: MetricsModuleOptions = {}): MetricsModuleOptions => ({
-      apiKey: 'k',
-      baseUrl: suite.collector.url,
-      bufferLength: 100,
-      flushInterval: 60_000,
-      ...extra,
-    });
+    const base = (extra?: MetricsModuleOptions) => truthOptions(suite.collector.url, extra);
 
     it('objects the app mutates after the response: the record shows what was sent', async () => {
       suite.running = await start(truthModule(base()), adapter);

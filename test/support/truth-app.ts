@@ -87,6 +87,11 @@ class TruthController {
   }
 }
 
+/** Module options of the truth and bounds suites: this collector, big batches, no timed flush (tests flush). */
+export function truthOptions(collectorUrl: string, extra: MetricsModuleOptions = {}): MetricsModuleOptions {
+  return { apiKey: 'k', baseUrl: collectorUrl, bufferLength: 100, flushInterval: 60_000, ...extra };
+}
+
 export function truthModule(options: MetricsModuleOptions): DynamicModule {
   @Module({})
   class TruthModule {}
