@@ -1,3 +1,5 @@
+/* global require */
+/* eslint-disable @typescript-eslint/no-require-imports -- a plain CommonJS script, run by .ci/test-types.sh */
 // offload: 'worker' starts its worker thread from the installed package (dist/src/deliver/offload/offload-worker.js),
 // without Nest in the thread: a HAR file written through it proves the whole path.
 require('reflect-metadata');
