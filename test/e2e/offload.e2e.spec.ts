@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -253,7 +255,7 @@ for (const adapter of ADAPTERS) {
       assertAddsUp(stats);
     });
 
-    it('an unreachable or socket-killing collector never reaches the app; records are counted failed', async () => {
+    it('a collector that kills every socket never reaches the app; records are counted failed', async () => {
       suite.collector.behaviour = (call, res) => res.socket?.destroy();
       const { logger, lines } = captureLogs();
       suite.running = await start({ bufferLength: 2, flushInterval: 20, timeout: 200 }, logger);
@@ -271,6 +273,27 @@ for (const adapter of ADAPTERS) {
         lines.some((l) => l.level === 'error' && /dropped|did not answer/i.test(l.message)),
         JSON.stringify(lines),
       );
+    });
+
+    it('a collector nothing listens on: requests unharmed, records counted failed after the retries', async () => {
+      const closed = createServer();
+      closed.listen(0, '127.0.0.1');
+      await once(closed, 'listening');
+      const { port } = closed.address() as AddressInfo;
+      await new Promise((resolve) => closed.close(resolve));
+      suite.running = await start({ baseUrl: `http://127.0.0.1:${port}`, bufferLength: 3, timeout: 200 });
+      const answers = await Promise.all(
+        Array.from({ length: 3 }, (_, i) => httpRequest(`${suite.running!.url}/orders/${i}`)),
+      );
+      assert.deepEqual(
+        answers.map((a) => a.status),
+        [200, 200, 200],
+      );
+      await suite.running.app.get(MetricsService).flush();
+      const stats = suite.running.app.get(MetricsService).stats();
+      assert.equal(stats.failed, 3, JSON.stringify(stats));
+      assert.ok(stats.retried >= 1, JSON.stringify(stats));
+      assertAddsUp(stats);
     });
 
     it('a worker that dies is logged once; the app keeps answering and later records count as failed', async () => {
