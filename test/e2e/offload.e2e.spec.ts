@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoggerService } from '@nestjs/common';
 import {
@@ -19,7 +19,7 @@ import {
   type MetricsStats,
 } from '../../src';
 import { Dispatcher } from '../../src/deliver/dispatcher';
-import { ADAPTERS, startApp, type AdapterName, type RunningApp } from '../support/adapters';
+import { ADAPTERS, startApp, type RunningApp } from '../support/adapters';
 import { assertValidHar, entryOf } from '../support/har';
 import { httpRequest } from '../support/http';
 import { otlpAppModule, otlpTargets } from '../support/otlp-app';
@@ -413,26 +413,46 @@ for (const adapter of ADAPTERS) {
   });
 }
 
-describe(`offload: 'worker' never keeps the process alive`, () => {
-  const child = join(__dirname, '..', 'support', 'shutdown-child.js');
-  it('the app closes, delivers, and the process exits by itself', async (t) => {
-    const collector = await Collector.start();
-    try {
-      const proc = spawn(process.execPath, [child], {
-        env: { ...process.env, ADAPTER: 'express' satisfies AdapterName, COLLECTOR_URL: collector.url, OFFLOAD: '1' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let output = '';
-      proc.stdout.on('data', (c: Buffer) => (output += c.toString()));
-      proc.stderr.on('data', (c: Buffer) => (output += c.toString()));
-      const killer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
-      const [code] = (await once(proc, 'exit')) as [number | null];
-      clearTimeout(killer);
+/** Runs the shutdown child with offload on; resolves with its output and exit code. */
+async function runChild(env: Record<string, string>): Promise<{ output: string; code: number | null }> {
+  const proc = spawn(process.execPath, [join(__dirname, '..', 'support', 'shutdown-child.js')], {
+    env: { ...process.env, ...env, OFFLOAD: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  proc.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  proc.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const killer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+  const [code] = (await once(proc, 'exit')) as [number | null];
+  clearTimeout(killer);
+  return { output, code };
+}
+
+for (const adapter of ADAPTERS) {
+  describe(`offload: 'worker' never keeps the process alive (${adapter})`, () => {
+    let collector: Collector;
+    before(async () => (collector = await Collector.start()));
+    afterEach(() => collector.reset());
+    after(() => collector.close());
+
+    it('the app closes, delivers, and the process exits by itself', async (t) => {
+      const { output, code } = await runChild({ ADAPTER: adapter, COLLECTOR_URL: collector.url });
       t.diagnostic(output.trim());
       assert.equal(code, 0, output);
       assert.equal(collector.records.length, 7);
-    } finally {
-      await collector.close();
-    }
+    });
+
+    it('with the collector hanging, close() gives up after shutdownTimeout and the process still exits', async (t) => {
+      collector.behaviour = () => undefined;
+      const { output, code } = await runChild({
+        ADAPTER: adapter,
+        COLLECTOR_URL: collector.url,
+        SHUTDOWN_TIMEOUT: '400',
+      });
+      assert.equal(code, 0, output);
+      const closeMs = Number(/closed after (\d+) ms/.exec(output)?.[1]);
+      t.diagnostic(`shutdownTimeout 400 ms: close took ${closeMs} ms`);
+      assert.ok(closeMs >= 350 && closeMs < 2000, `close took ${closeMs} ms`);
+    });
   });
-});
+}
