@@ -9,7 +9,7 @@ trap 'rm -rf "$work"' EXIT
 cd "$repo"
 tarball="$work/$(npm pack --silent --pack-destination "$work" | tail -1)"
 tar -tzf "$tarball" > "$work/files.txt"
-for file in LICENSE README.md dist/src/index.js dist/src/index.d.ts; do grep -qx "package/$file" "$work/files.txt"; done
+for file in LICENSE README.md dist/src/index.js dist/src/index.d.ts dist/src/deliver/offload/offload-worker.js; do grep -qx "package/$file" "$work/files.txt"; done
 if grep -rlF '"resolution-mode"' "$repo/dist/src" --include='*.d.ts'; then echo 'declarations use resolution-mode'; exit 1; fi
 current_ts="$(node -p "require('$repo/node_modules/typescript/package.json').version")"
 
@@ -31,6 +31,7 @@ JSON
   node -e "require('reflect-metadata'); if (typeof require('nestjs-api-metrics').MetricsModule !== 'function') process.exit(1)"
   node --input-type=module -e "import 'reflect-metadata'; import { MetricsModule, MetricsSample } from 'nestjs-api-metrics';
     if (typeof MetricsModule !== 'function' || typeof MetricsSample !== 'function') process.exit(1);"
+  cp "$repo/.ci/types/offload-check.cjs" . && node offload-check.cjs
 }
 
 check ts50-nest11-cjs 5.0 11 commonjs node commonjs

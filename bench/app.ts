@@ -78,6 +78,7 @@ const RULES = ['$.user.password', '$.card.number'];
 function metricsOptions(variant: Variant, sink: string): MetricsModuleOptions | undefined {
   switch (variant) {
     case 'nestjs-api-metrics':
+    case 'nestjs-api-metrics-offload':
     case 'capture-only': // the Dispatcher is cut off after start-up, see main()
       return {
         apiKey: 'bench-project-key',
@@ -85,6 +86,7 @@ function metricsOptions(variant: Variant, sink: string): MetricsModuleOptions | 
         group,
         redactRequestBody: RULES,
         redactResponseBody: RULES,
+        ...(variant === 'nestjs-api-metrics-offload' && { offload: 'worker' as const }),
       };
     case '+format':
       return { transport: noopTransport, group, redactDefaults: false };

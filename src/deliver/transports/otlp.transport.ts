@@ -10,6 +10,7 @@ import type { ExchangeTransport } from '../../interfaces/metrics-transport.inter
 import type { RedactedExchange } from '../../interfaces/redacted-exchange.interface';
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../../metrics.constants';
 import { MetricsDeliveryError, parseRetryAfter } from '../delivery-error';
+import { rememberOrigin } from './transport-origin';
 
 export type OtlpProtocol = 'http/protobuf' | 'http/json' | 'grpc';
 
@@ -133,6 +134,7 @@ export class OtlpTransport implements ExchangeTransport {
   private readonly suppression: { api?: OtelApi; core?: OtelCore };
 
   constructor(options: OtlpTransportOptions = {}) {
+    rememberOrigin(this, 'otlp', options ?? {});
     this.settings = this.resolve(options ?? {});
     this.url = this.settings.url;
     this.protocol = this.settings.protocol;

@@ -7,6 +7,7 @@ import type { MetricsRecord } from '../../interfaces/metrics-record.interface';
 import type { MetricsTransport } from '../../interfaces/metrics-transport.interface';
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../../metrics.constants';
 import { MetricsDeliveryError, parseRetryAfter } from '../delivery-error';
+import { rememberOrigin } from './transport-origin';
 
 /** Once a batch was sent, its answer is awaited up to this many times `timeout` from the call's start. */
 const ANSWER_TIMEOUT_FACTOR = 3;
@@ -45,6 +46,7 @@ export class ReadmeTransport implements MetricsTransport {
   private closed = false;
 
   constructor(private readonly options: ReadmeTransportOptions) {
+    rememberOrigin(this, 'readme', options);
     this.url = new URL(`${options.baseUrl.replace(/\/+$/, '')}/v1/request`);
     const https = this.url.protocol === 'https:';
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 4 };

@@ -1,0 +1,82 @@
+// First: the pipeline's modules below must find the @nestjs/common stand-in (see nest-stand-in.ts).
+import './nest-stand-in';
+import { parentPort, workerData } from 'node:worker_threads';
+import { RecordFormatter } from '../../format/record-formatter';
+import type { AnyMetricsTransport } from '../../interfaces/metrics-transport.interface';
+import type { ResolvedMetricsOptions } from '../../metrics.options';
+import { Redactor } from '../../redact/redactor';
+import { Dispatcher } from '../dispatcher';
+import { HarFileTransport } from '../transports/har-file.transport';
+import type { FromWorker, ToWorker, WorkerInit, WorkerState } from './protocol';
+import { buildTransport } from './transport-description';
+
+/*
+ * The offload worker: the module's own Dispatcher, RecordFormatter, Redactor and transport, built by hand (no Nest
+ * here), fed by the main thread's OffloadDispatcher. Counters go back after every batch (which acknowledges it) and,
+ * while anything changes, every STATE_INTERVAL_MS.
+ */
+
+const STATE_INTERVAL_MS = 25;
+
+async function main(): Promise<void> {
+  const port = parentPort;
+  if (!port) throw new Error('nestjs-api-metrics: offload-worker.js runs as a worker thread only');
+  const send = (message: FromWorker) => port.postMessage(message);
+  const init = workerData as WorkerInit;
+  const options = init.options as ResolvedMetricsOptions;
+  let transport: AnyMetricsTransport;
+  let dispatcher: Dispatcher;
+  try {
+    transport = buildTransport(init.transport);
+    // A file that cannot be written stops the app at startup, as without offload.
+    if (transport instanceof HarFileTransport) await transport.ready();
+    const redactor = new Redactor(options);
+    dispatcher = new Dispatcher(options, transport, new RecordFormatter(options, redactor), redactor);
+  } catch (error) {
+    send({ type: 'failed', message: (error as Error)?.message ?? String(error) });
+    return; // nothing listens on the port: the thread ends
+  }
+
+  let received = 0;
+  let lastSent = '';
+  const state = (): WorkerState => ({ stats: dispatcher.stats(), bytes: dispatcher.bytesHeld(), received });
+  const report = () => {
+    const now = state();
+    lastSent = JSON.stringify(now);
+    send({ type: 'state', state: now });
+  };
+  const done = (id: number) => send({ type: 'done', id, state: state() });
+
+  port.on('message', (message: ToWorker) => {
+    switch (message.type) {
+      case 'batch':
+        for (const exchange of message.exchanges) dispatcher.enqueue(exchange);
+        received += message.exchanges.length;
+        report();
+        return;
+      case 'now':
+        received++;
+        void dispatcher.deliverNow(message.exchange).then(() => done(message.id));
+        report();
+        return;
+      case 'flush':
+        void dispatcher.flush().then(() => done(message.id));
+        return;
+      case 'shutdown':
+        void dispatcher.onApplicationShutdown().then(() => done(message.id));
+        return;
+      default:
+        // Only our own main thread posts here: anything else is a bug, and ends the thread (reported there).
+        throw new Error(`nestjs-api-metrics: unknown message ${JSON.stringify((message as { type?: unknown }).type)}`);
+    }
+  });
+  // Deliveries change the counters between batches: the main thread's stats() follow within STATE_INTERVAL_MS.
+  setInterval(() => {
+    if (JSON.stringify(state()) !== lastSent) report();
+  }, STATE_INTERVAL_MS).unref();
+  send({ type: 'ready' });
+}
+
+main().catch((error: unknown) => {
+  parentPort?.postMessage({ type: 'failed', message: (error as Error)?.message ?? String(error) } satisfies FromWorker);
+});
