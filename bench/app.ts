@@ -79,6 +79,8 @@ function metricsOptions(variant: Variant, sink: string): MetricsModuleOptions | 
   switch (variant) {
     case 'nestjs-api-metrics':
     case 'nestjs-api-metrics-offload':
+    case 'no-interceptor':
+    case 'offload-no-interceptor':
     case 'capture-only': // the Dispatcher is cut off after start-up, see main()
       return {
         apiKey: 'bench-project-key',
@@ -86,7 +88,10 @@ function metricsOptions(variant: Variant, sink: string): MetricsModuleOptions | 
         group,
         redactRequestBody: RULES,
         redactResponseBody: RULES,
-        ...(variant === 'nestjs-api-metrics-offload' && { offload: 'worker' as const }),
+        ...((variant === 'nestjs-api-metrics-offload' || variant === 'offload-no-interceptor') && {
+          offload: 'worker' as const,
+        }),
+        ...((variant === 'no-interceptor' || variant === 'offload-no-interceptor') && { interceptor: false }),
       };
     case '+format':
       return { transport: noopTransport, group, redactDefaults: false };

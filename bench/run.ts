@@ -34,6 +34,12 @@
  *                     run on Express only
  * --ablation          adds the per-stage rows capture-only, +format, +redact (+deliver is nestjs-api-metrics itself)
  * --load TOOL         wrk or autocannon (wrk if on PATH, else autocannon)
+ * --rate R            CPU per request at a fixed load instead of saturation: R req/s evenly paced over 8 keep-alive
+ *                     connections for every variant (pick R below the slowest variant's capacity): the regime of
+ *                     most production servers. Every variant then does the same I/O; at saturation a slower app
+ *                     also pays more per request in the kernel (fewer requests per write and poll). At a low rate
+ *                     each request pays its own wake-up, so bare costs more per request and ratios look kinder:
+ *                     compare µs added over bare and main-thread figures, not ratios across the two modes.
  * --label NAME        names the result files bench/results/<kind>-<NAME>.{json,md} (default: a timestamp)
  * --latency R         added latency instead: R req/s evenly paced over 8 keep-alive connections (opened during the
  *                     warm-up), each request timed to the microsecond from when it was due (autocannon counts whole ms,
@@ -56,7 +62,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { basename, delimiter, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ABLATION, OPT_IN, PAYLOAD, PEERS, VARIANTS, type Variant } from './variants';
+import { ABLATION, OPT_IN, PAYLOAD, PEERS, RECORDING, VARIANTS, type Variant } from './variants';
 
 const ROOT = join(__dirname, '..', '..');
 const requirePeer = createRequire(join(ROOT, 'bench', 'package.json'));
@@ -97,6 +103,7 @@ const LOAD_TOOL = arg('load', onPath('wrk') ? 'wrk' : 'autocannon');
 const LABEL = arg('label', new Date().toISOString().replace(/[:.]/g, '-'));
 const DOWN = Number(arg('down', '0'));
 const LATENCY_RATE = Number(arg('latency', '0'));
+const CPU_RATE = Number(arg('rate', '0'));
 const MERGE = arg('merge', '');
 /** After each load, before reading the CPU counters: batches of the records just captured get delivered. */
 const SETTLE_MS = 300;
@@ -316,7 +323,19 @@ async function autocannonLoad(port: number, method: Method, seconds: number): Pr
 }
 
 function load(port: number, method: Method, seconds: number): Promise<LoadResult> {
+  if (CPU_RATE > 0) return pacedLoad(port, method, seconds);
   return LOAD_TOOL === 'wrk' ? wrk(port, method, seconds) : autocannonLoad(port, method, seconds);
+}
+
+/** --rate: the same paced load as --latency, as a LoadResult (requests that failed count as errors). */
+async function pacedLoad(port: number, method: Method, seconds: number): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  try {
+    const r = await paced(agent, port, method, seconds, CPU_RATE);
+    return { answered: r.answered, errors: r.errors, rps: r.rps, p50: r.p50, p99: r.p99 };
+  } finally {
+    agent.destroy();
+  }
 }
 
 /**
@@ -330,8 +349,9 @@ async function paced(
   method: Method,
   seconds: number,
   rate: number,
-): Promise<{ p50: number; p99: number; rps: number }> {
+): Promise<{ p50: number; p99: number; rps: number; answered: number; errors: number }> {
   const connections = agent.maxSockets;
+  let errors = 0;
   const interval = (1000 * connections) / rate;
   const perConnection = Math.ceil((seconds * rate) / connections);
   const times: number[] = [];
@@ -339,6 +359,7 @@ async function paced(
   const send = () =>
     new Promise<void>((resolve, reject) => {
       const req = request({ host: '127.0.0.1', port, path: '/items', method, agent, headers: HEADERS }, (res) => {
+        if (res.statusCode !== 200) errors++;
         res.on('error', reject).on('end', resolve).resume();
       });
       req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
@@ -358,7 +379,7 @@ async function paced(
   const elapsed = (performance.now() - begin) / 1000;
   times.sort((a, b) => a - b);
   const at = (q: number) => Number((times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? NaN).toFixed(2));
-  return { p50: at(0.5), p99: at(0.99), rps: times.length / elapsed };
+  return { p50: at(0.5), p99: at(0.99), rps: times.length / elapsed, answered: times.length - errors, errors };
 }
 
 async function sinkStats(port: number): Promise<{ records: number; recordsWithBodies: number; calls: number }> {
@@ -506,7 +527,7 @@ async function cpu(nodes: NodeBinary[], sinkPort: number): Promise<void> {
       } else if (variant !== 'bare' && variant !== 'noop-interceptor') {
         const sink = await sinkStats(sinkPort);
         // Only ReadMe-format batches are counted by the sink; 0 means a format it does not parse.
-        if (sink.records > 0 || variant === 'nestjs-api-metrics' || variant === 'nestjs-api-metrics-offload') {
+        if (sink.records > 0 || RECORDING.includes(variant)) {
           records = sink.records;
           withBodies = sink.recordsWithBodies;
         }
@@ -719,16 +740,20 @@ function report(kind: string, rows: object[], table: string): void {
     warmup: WARMUP,
     connections: CONNECTIONS,
     ...(kind === 'latency' && { rate: LATENCY_RATE }),
+    ...(kind === 'cpu' && CPU_RATE > 0 && { rate: CPU_RATE }),
   };
   const caption = captionOf
     ? captionOf()
     : kind === 'latency'
       ? `${machine.cpus}; ${LATENCY_RATE} req/s paced over 8 keep-alive connections, ${ROUNDS} rounds x ${DURATION} s ` +
         `after ${WARMUP} s of warm-up; medians over the rounds.`
-      : kind === 'cpu'
-        ? `${machine.cpus}, ${machine.memoryGiB} GiB; load ${LOAD_TOOL}, ${CONNECTIONS} connections, ` +
-          `${ROUNDS} rounds x ${DURATION} s after ${WARMUP} s of warm-up (GET and POST); medians over the rounds.`
-        : `${machine.cpus}; load ${LOAD_TOOL}, ${CONNECTIONS} connections, POST, collector down.`;
+      : kind === 'cpu' && CPU_RATE > 0
+        ? `${machine.cpus}, ${machine.memoryGiB} GiB; fixed load: ${CPU_RATE} req/s paced over 8 keep-alive ` +
+          `connections, ${ROUNDS} rounds x ${DURATION} s after ${WARMUP} s of warm-up (GET and POST); medians over the rounds.`
+        : kind === 'cpu'
+          ? `${machine.cpus}, ${machine.memoryGiB} GiB; load ${LOAD_TOOL}, ${CONNECTIONS} connections, ` +
+            `${ROUNDS} rounds x ${DURATION} s after ${WARMUP} s of warm-up (GET and POST); medians over the rounds.`
+          : `${machine.cpus}; load ${LOAD_TOOL}, ${CONNECTIONS} connections, POST, collector down.`;
   console.log(`\n${table}\n\n${caption}`);
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   const file = join(ROOT, 'bench', 'results', `${kind}-${LABEL}`);

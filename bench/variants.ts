@@ -12,7 +12,8 @@
  * - `+deliver` is `nestjs-api-metrics` itself (the batches go over HTTP to the sink).
  *
  * `nestjs-api-metrics-offload` is `nestjs-api-metrics` with `offload: 'worker'` (format, redact and deliver in a worker
- * thread): compare its main-thread CPU with its process CPU. It runs only when named in `--variants`.
+ * thread): compare its main-thread CPU with its process CPU. `no-interceptor` is `nestjs-api-metrics` with
+ * `interceptor: false`, `offload-no-interceptor` both. They run only when named in `--variants`.
  */
 export const VARIANTS = [
   'bare',
@@ -22,6 +23,8 @@ export const VARIANTS = [
   '+redact',
   'nestjs-api-metrics',
   'nestjs-api-metrics-offload',
+  'no-interceptor',
+  'offload-no-interceptor',
   'readmeio',
   'moesif-nodejs',
   'apitally',
@@ -31,8 +34,16 @@ export type Variant = (typeof VARIANTS)[number];
 /** The stages that only `--ablation` (or naming them in `--variants`) runs. */
 export const ABLATION: readonly Variant[] = ['capture-only', '+format', '+redact'];
 
+/** The variants of this library that ship records to the sink. */
+export const RECORDING: readonly Variant[] = [
+  'nestjs-api-metrics',
+  'nestjs-api-metrics-offload',
+  'no-interceptor',
+  'offload-no-interceptor',
+];
+
 /** Variants that run only when named in `--variants`. */
-export const OPT_IN: readonly Variant[] = ['nestjs-api-metrics-offload'];
+export const OPT_IN: readonly Variant[] = ['nestjs-api-metrics-offload', 'no-interceptor', 'offload-no-interceptor'];
 
 /** The peers are Express middlewares (apitally's NestJS integration too): they run on Express only. */
 export const PEERS: readonly Variant[] = ['readmeio', 'moesif-nodejs', 'apitally'];
