@@ -346,6 +346,46 @@ for (const adapter of ADAPTERS) {
       assert.equal(accepted.length, 4);
     });
 
+    it('413 splits over hostile bodies: every record accepted once, each call exactly the JSON of its records', async () => {
+      suite.collector.reset(); // the suite's warm-up calls, when this test runs first
+      suite.collector.behaviour = (call, res: ServerResponse) =>
+        res.writeHead(call.records.length > 1 ? 413 : 202).end();
+      const app = await start({ bufferLength: 5, flushInterval: 60_000, maxConcurrentRequests: 1 });
+      // Bodies that need escaping: quotes, backslashes, controls, U+2028, non-ASCII, astral.
+      const bodies = Array.from({ length: 5 }, (_, i) => ({ i, text: `"q\\b\n\t\u0001\u2028é€😀 ${i}` }));
+      await Promise.all(
+        bodies.map((body) =>
+          httpRequest(`${app.url}/misc/echo`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(body),
+          }),
+        ),
+      );
+      const metrics = app.app.get(MetricsService);
+      await metrics.flush();
+      assert.equal(metrics.stats().sent, 5);
+      assert.deepEqual(
+        suite.collector.calls.map((c) => c.records.length),
+        [5, 3, 2, 1, 1, 1, 2, 1, 1],
+      );
+      for (const call of suite.collector.calls) {
+        // Exactly the bytes JSON.stringify(records) gives: the wire format is unchanged.
+        assert.equal(call.raw, JSON.stringify(call.records));
+      }
+      const first = suite.collector.calls[0]?.raw ?? '';
+      const accepted = suite.collector.calls.filter((c) => c.status === 202).flatMap((c) => c.records);
+      assert.deepEqual(accepted.map((r) => r._id).sort(), [...new Set(accepted.map((r) => r._id))].sort());
+      assert.equal(accepted.length, 5);
+      // A part sent after a split carries each record exactly as the whole batch had it.
+      for (const record of accepted) assert.ok(first.includes(JSON.stringify(record)), record._id);
+      const echoed = accepted.map((r) => JSON.parse(r.request.log.entries[0]?.response.content.text ?? 'null'));
+      assert.deepEqual(
+        echoed.sort((a, b) => a.i - b.i),
+        bodies,
+      );
+    });
+
     it('a split batch: parts the collector accepted are never sent again, even when a later part is retried', async () => {
       let failedOnce = false;
       suite.collector.behaviour = (call, res: ServerResponse) => {
