@@ -7,6 +7,7 @@ import { before, describe, it, type TestContext } from 'node:test';
 import type { LoggerService } from '@nestjs/common';
 import { MetricsService, type MetricsModuleOptions, type MetricsStats } from '../../src';
 import { ADAPTERS, startApp, type RunningApp } from '../support/adapters';
+import { captureLogs } from '../support/logs';
 import { Collector, type CollectorBehaviour } from '../support/collector';
 import { httpRequest } from '../support/http';
 import { appPerTest } from '../support/suite';
@@ -32,22 +33,6 @@ async function until(done: () => boolean, timeoutMs: number, what: string): Prom
     if (performance.now() > deadline) assert.fail(`not within ${timeoutMs} ms: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-/** A Nest logger that keeps every line the module logs, by level. */
-function captureLogs(): { logger: LoggerService; lines: { level: string; message: string }[] } {
-  const lines: { level: string; message: string }[] = [];
-  const keep = (level: string) => (message: unknown) => lines.push({ level, message: String(message) });
-  return {
-    lines,
-    logger: {
-      log: keep('log'),
-      error: keep('error'),
-      warn: keep('warn'),
-      debug: keep('debug'),
-      verbose: keep('verbose'),
-    },
-  };
 }
 
 for (const adapter of ADAPTERS) {

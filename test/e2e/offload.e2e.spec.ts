@@ -20,6 +20,7 @@ import {
 } from '../../src';
 import { Dispatcher } from '../../src/deliver/dispatcher';
 import { ADAPTERS, startApp, type RunningApp } from '../support/adapters';
+import { captureLogs } from '../support/logs';
 import { assertValidHar, entryOf } from '../support/har';
 import { httpRequest } from '../support/http';
 import { otlpAppModule, otlpTargets } from '../support/otlp-app';
@@ -34,22 +35,6 @@ import { allowJsonVariantsAndText, testAppModule } from '../support/test-app';
  */
 
 const CANARIES = ['pw-canary-1', 'hdr-canary-2', 'qs-canary-3', 'deny-canary-4', 'echo-canary-5'];
-
-/** A Nest logger that keeps every line, by level. */
-function captureLogs(): { logger: LoggerService; lines: { level: string; message: string }[] } {
-  const lines: { level: string; message: string }[] = [];
-  const keep = (level: string) => (message: unknown) => lines.push({ level, message: String(message) });
-  return {
-    lines,
-    logger: {
-      log: keep('log'),
-      error: keep('error'),
-      warn: keep('warn'),
-      debug: keep('debug'),
-      verbose: keep('verbose'),
-    },
-  };
-}
 
 /** `captured = sent + failed + dropped + queued + inFlight`, always. */
 function assertAddsUp(stats: MetricsStats): void {
