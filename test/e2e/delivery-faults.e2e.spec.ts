@@ -91,13 +91,18 @@ for (const adapter of ADAPTERS) {
       suite.running = undefined;
     });
 
-    it('collector answers 500: answers stay right and fast, delivery retries then gives up, counts add up', async (t) => {
-      suite.collector.behaviour = (_c, res) => res.writeHead(500).end();
+    /** Starts the app, loads it (its answers must stay right and fast), flushes, and returns the counters. */
+    async function loadAndFlush(t: TestContext): Promise<MetricsStats> {
       const app = await start();
       assertNotSlowed(await load(app), t);
       const metrics = app.app.get(MetricsService);
       await metrics.flush();
-      const stats = metrics.stats();
+      return metrics.stats();
+    }
+
+    it('collector answers 500: answers stay right and fast, delivery retries then gives up, counts add up', async (t) => {
+      suite.collector.behaviour = (_c, res) => res.writeHead(500).end();
+      const stats = await loadAndFlush(t);
       assert.equal(stats.captured, REQUESTS);
       assert.equal(stats.failed, REQUESTS);
       assert.equal(stats.unconfirmed, 0);
@@ -114,11 +119,7 @@ for (const adapter of ADAPTERS) {
     for (const [name, behaviour] of unanswered) {
       it(`collector ${name}: answers stay right and fast, each record sent once, counted unconfirmed`, async (t) => {
         suite.collector.behaviour = behaviour;
-        const app = await start();
-        assertNotSlowed(await load(app), t);
-        const metrics = app.app.get(MetricsService);
-        await metrics.flush();
-        const stats = metrics.stats();
+        const stats = await loadAndFlush(t);
         assert.equal(stats.captured, REQUESTS);
         assert.equal(stats.failed, REQUESTS);
         assert.equal(stats.unconfirmed, REQUESTS);
