@@ -30,3 +30,11 @@ export type { ExchangeTransport, AnyMetricsTransport } from './interfaces/metric
 export type * from './interfaces/redacted-exchange.interface';
 export type { MetricsRecord } from './interfaces/metrics-record.interface';
 export type * from './interfaces/har.interface';
+export type {
+  TrafficSnapshot,
+  TrafficSeries,
+  TrafficConsumer,
+  TrafficHistogram,
+  TrafficPrometheusOptions,
+  PrometheusRegistryLike,
+} from './interfaces/traffic.interface';

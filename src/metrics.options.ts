@@ -2,6 +2,7 @@ import { DEFAULT_BASE_URL } from './metrics.constants';
 import type { MetricsGroupFn } from './interfaces/metrics-group.interface';
 import type { MetricsExcludeRule, MetricsModuleOptions } from './interfaces/metrics-options.interface';
 import type { ExchangeTransport, MetricsTransport } from './interfaces/metrics-transport.interface';
+import { resolveTrafficOptions, type ResolvedTrafficOptions } from './traffic/traffic-options';
 
 /** Options with every default filled in; what the rest of the module reads. */
 export interface ResolvedMetricsOptions {
@@ -44,6 +45,8 @@ export interface ResolvedMetricsOptions {
   captureResponseBody: boolean;
   /** `'worker'`: format, redact and deliver in a worker thread (src/deliver/offload). */
   offload: false | 'worker';
+  /** `trafficMetrics`, `maxConsumers`, `metricsInterval`, `metricsTemporality`, `prometheus` (src/traffic). */
+  traffic: ResolvedTrafficOptions;
 }
 
 /** Every option key, so unknown keys (typos) can be rejected; the type makes the compiler keep it complete. */
@@ -81,6 +84,11 @@ const KNOWN_OPTIONS: Record<keyof MetricsModuleOptions, true> = {
   captureRequestBody: true,
   captureResponseBody: true,
   offload: true,
+  trafficMetrics: true,
+  maxConsumers: true,
+  metricsInterval: true,
+  metricsTemporality: true,
+  prometheus: true,
 };
 
 /** A value as a message shows it: its type named and strings quoted (`the string "500"`), so "500" is not read as 500. */
@@ -132,7 +140,7 @@ export class MetricsOptionsError extends Error {
   }
 }
 
-function positiveInt(options: MetricsModuleOptions, key: keyof MetricsModuleOptions, fallback: number): number {
+export function positiveInt(options: MetricsModuleOptions, key: keyof MetricsModuleOptions, fallback: number): number {
   const value = options[key];
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
@@ -141,7 +149,7 @@ function positiveInt(options: MetricsModuleOptions, key: keyof MetricsModuleOpti
   return value;
 }
 
-function bool(options: MetricsModuleOptions, key: keyof MetricsModuleOptions, fallback: boolean): boolean {
+export function bool(options: MetricsModuleOptions, key: keyof MetricsModuleOptions, fallback: boolean): boolean {
   const value = options[key];
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean')
@@ -245,6 +253,7 @@ export function resolveMetricsOptions(options: MetricsModuleOptions | undefined)
     captureRequestBody: bool(options, 'captureRequestBody', true),
     captureResponseBody: bool(options, 'captureResponseBody', true),
     offload: offloadMode(options.offload),
+    traffic: resolveTrafficOptions(options),
   };
 }
 

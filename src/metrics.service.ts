@@ -7,6 +7,8 @@ import { Dispatcher, type MetricsStats } from './deliver/dispatcher';
 import { METRICS_RESOLVED_OPTIONS } from './metrics.constants';
 import { MetricsLogger } from './metrics.logger';
 import type { ResolvedMetricsOptions } from './metrics.options';
+import type { TrafficSnapshot } from './interfaces/traffic.interface';
+import { TrafficAggregator } from './traffic/traffic-aggregator';
 
 /** The module's public handle: inject it anywhere. */
 @Injectable()
@@ -18,6 +20,7 @@ export class MetricsService {
     private readonly recorder: ExchangeRecorder,
     private readonly axiosObserver: AxiosObserver,
     @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
+    private readonly trafficAggregator: TrafficAggregator,
   ) {}
 
   /**
@@ -59,6 +62,15 @@ export class MetricsService {
    */
   stats(): MetricsStats {
     return this.dispatcher.stats();
+  }
+
+  /**
+   * The exact traffic aggregates so far, as plain data (a copy): per method, route template, status and consumer, the
+   * count, a duration histogram (seconds) and body-size histograms (bytes). Every exchange is counted, sampled out or
+   * not; `@SkipMetrics()` and `exclude` routes are not. Empty with `trafficMetrics: false` or `enabled: false`.
+   */
+  traffic(): TrafficSnapshot {
+    return this.trafficAggregator.snapshot();
   }
 
   /** The record id (`_id`) of the request being handled, or undefined outside a request. */

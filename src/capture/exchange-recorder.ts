@@ -37,6 +37,8 @@ import {
 import { exchangeOf, exchangeStorage, linkExchange, rawRequestOf, unlinkExchange } from './request-context';
 import { defaultRouteRules, ExcludeRules, drawSample, readRouteRules, type RouteRules } from './route-rules';
 import { SkipLog } from './skip-log';
+import { TrafficAggregator } from '../traffic/traffic-aggregator';
+import { measureExchange, responseBodyBytes, type TrafficMeasure } from '../traffic/traffic-measure';
 
 /** Status and headers of a response about to be written (backgroundWorkerMode false). */
 export interface PendingResponse {
@@ -87,12 +89,16 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
   private readonly pendingGroups = new Set<Promise<void>>();
   /** One listener function for every response (no closure per request); `this` is the response. */
   private readonly onClose: (this: ServerResponse) => void;
+  /** Traffic metrics on: every exchange that is not skipped or excluded is counted. */
+  private readonly counting: boolean;
 
   constructor(
     @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
     private readonly reflector: Reflector,
     private readonly dispatcher: Dispatcher,
+    private readonly traffic: TrafficAggregator,
   ) {
+    this.counting = options.enabled && options.traffic.enabled;
     this.noRules = defaultRouteRules(options);
     this.exclude = new ExcludeRules(options.exclude);
     const close = (exchange: Exchange) => this.close(exchange);
@@ -232,6 +238,7 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
   ): void {
     if (exchange.responseBodyTaken || exchange.settled) return;
     exchange.responseBodyTaken = true;
+    if (this.counting) exchange.responseBytes = responseBodyBytes(chunk, headers.contentLength, headersAlreadySent);
     if (headers.status < 500 && !this.sampled(exchange, true)) return; // sampled out and not an error: not recorded
     try {
       if (headersAlreadySent || isStream(chunk)) {
@@ -323,14 +330,21 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
       if (rules.skip || !this.isAllowedHost(exchange.req) || this.isExcluded(exchange)) {
         return this.decide(exchange, null);
       }
-      if (!this.sampled(exchange, true) && response.status < 500) {
+      // Counted whether sampled in or not (sampling decides what is shipped); the consumer needs the group.
+      const measure = this.counting ? measureExchange(exchange, response.status) : undefined;
+      const sampledOut = !this.sampled(exchange, true) && response.status < 500;
+      if (sampledOut) {
         this.dispatcher.countSampledOut();
-        return this.decide(exchange, null);
+        this.decide(exchange, null);
+        if (!measure) return undefined;
       }
       const group = this.resolveGroup(rules.group, exchange);
-      if (group === undefined) return this.decide(exchange, null);
-      const captured = this.snapshot(exchange, response);
-      if (!isPromiseLike(group)) return this.handOver(exchange, captured, group, awaitDelivery);
+      if (group === undefined) {
+        this.count(measure, undefined);
+        return sampledOut ? undefined : this.decide(exchange, null);
+      }
+      const captured = sampledOut ? undefined : this.snapshot(exchange, response);
+      if (!isPromiseLike(group)) return this.handOver(exchange, captured, group, awaitDelivery, measure);
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
         timer = setTimeout(resolve, this.options.timeout, TIMED_OUT);
@@ -339,10 +353,22 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
       const pending: Promise<void> = Promise.race([group, deadline])
         .then(
           (resolved) => {
-            if (resolved === TIMED_OUT) return this.groupTimedOut(exchange);
-            return this.handOver(exchange, captured, resolved as MetricsGroupInfo | undefined, awaitDelivery);
+            if (resolved !== TIMED_OUT) {
+              return this.handOver(
+                exchange,
+                captured,
+                resolved as MetricsGroupInfo | undefined,
+                awaitDelivery,
+                measure,
+              );
+            }
+            this.count(measure, undefined);
+            if (captured) this.groupTimedOut(exchange);
           },
-          (error: unknown) => this.groupFailed(exchange, error),
+          (error: unknown) => {
+            this.count(measure, undefined);
+            this.groupFailed(exchange, error);
+          },
         )
         .finally(() => {
           clearTimeout(timer);
@@ -358,12 +384,16 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
     }
   }
 
+  /** `captured` undefined: a sampled-out exchange, only counted. */
   private handOver(
     exchange: Exchange,
-    captured: Omit<CapturedExchange, 'group'>,
+    captured: Omit<CapturedExchange, 'group'> | undefined,
     group: MetricsGroupInfo | undefined,
     awaitDelivery: boolean,
+    measure?: TrafficMeasure,
   ): Promise<void> | undefined {
+    this.count(measure, group);
+    if (!captured) return undefined;
     try {
       if (!group) return this.decide(exchange, null);
       const record: CapturedExchange = { ...captured, group, outgoing: exchange.outgoing };
@@ -384,6 +414,16 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
       this.decide(exchange, null);
     }
     return undefined;
+  }
+
+  /** Counts an exchange in the traffic metrics; without a group function (ANONYMOUS) it has no consumer. */
+  private count(measure: TrafficMeasure | undefined, group: MetricsGroupInfo | undefined): void {
+    if (!measure) return;
+    try {
+      this.traffic.count(measure, group === ANONYMOUS ? undefined : group);
+    } catch (error) {
+      this.logger.errorOnce('traffic', 'Could not count an exchange in the traffic metrics', error);
+    }
   }
 
   /**

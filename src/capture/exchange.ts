@@ -27,6 +27,8 @@ export class Exchange {
   /** The response body as the platform sent it; `responseBodyTaken` once it was seen. */
   responseBody?: CapturedBody;
   responseBodyTaken = false;
+  /** Bytes of the response body as written (traffic metrics), taken whether or not the exchange is sampled in. */
+  responseBytes?: number;
   /** The sampling draw, once made (see ExchangeRecorder.sampled). */
   sampled?: boolean;
   /** True once the record was built (or dropped): every exchange is recorded at most once. */

@@ -1,5 +1,6 @@
 import type { MetricsGroupFn } from './metrics-group.interface';
 import type { ExchangeTransport, MetricsTransport } from './metrics-transport.interface';
+import type { TrafficPrometheusOptions } from './traffic.interface';
 
 /**
  * A path not to record, matched against the route template (`/users/:id`, global prefix and version included) or,
@@ -142,4 +143,32 @@ export interface MetricsModuleOptions {
    * `maxQueueSize` / `maxQueueBytes` count what both threads hold. Default `false` (everything on the main thread).
    */
   offload?: false | 'worker';
+
+  /**
+   * Exact traffic metrics beside the records: every exchange is counted (sampled out or not; `@SkipMetrics()` and
+   * `exclude` routes are not) per method × route template × status × consumer, with duration and body-size
+   * histograms; `MetricsService.traffic()` returns them, `OtlpTransport` / `ApitoolkitTransport` export them as OTLP
+   * metrics, `prometheus` serves them to Prometheus. Counting per consumer calls the group function for sampled-out
+   * exchanges too. false: nothing is counted or exported, and sampled-out exchanges skip the group function. Default true.
+   */
+  trafficMetrics?: boolean;
+  /**
+   * Most distinct consumers the traffic metrics keep apart (by API key); later ones are counted as `other`. Bounds the
+   * series count and memory. Default 1000.
+   */
+  maxConsumers?: number;
+  /** ms between two exports of the traffic metrics over OTLP (OtlpTransport, ApitoolkitTransport). Default 60000. */
+  metricsInterval?: number;
+  /**
+   * Aggregation temporality of the OTLP traffic metrics: `'cumulative'` (totals since start, what Prometheus-style
+   * backends expect) or `'delta'` (what changed since the last accepted export). Default `'cumulative'`.
+   */
+  metricsTemporality?: 'cumulative' | 'delta';
+  /**
+   * true: the traffic metrics join your app's own `prom-client` default registry as collect-on-scrape histograms
+   * (`http_server_request_duration_seconds`, `http_server_request_body_size_bytes`,
+   * `http_server_response_body_size_bytes`), so the app's `/metrics` endpoint serves them; `{ registry }`: that
+   * registry. prom-client is not bundled: a missing one stops the app at startup. Default false.
+   */
+  prometheus?: boolean | TrafficPrometheusOptions;
 }

@@ -39,6 +39,11 @@ export interface OtlpTransportOptions {
   /** Open connections at most for http/* (keep-alive). Default 4. */
   maxSockets?: number;
   /**
+   * Where the traffic metrics go (http/* only; gRPC uses the collector's metrics service at `url`). Default:
+   * `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, else `url` with `/v1/traces` replaced by `/v1/metrics`.
+   */
+  metricsUrl?: string;
+  /**
    * Largest export, in bytes; a bigger batch is split by the module (as for an HTTP 413). Default 4194304 (4 MiB),
    * the default message limit of gRPC servers and of the OpenTelemetry Collector's gRPC receiver.
    */
@@ -48,6 +53,8 @@ export interface OtlpTransportOptions {
 /** Settings an OTLP transport resolved at construction. */
 interface ResolvedOtlp {
   url: string;
+  /** http/*: where the traffic metrics go (src/traffic). */
+  metricsUrl?: string;
   protocol: OtlpProtocol;
   headers: Record<string, string>;
   timeout: number;
@@ -108,6 +115,7 @@ interface GrpcModule {
 
 const TRACES_PATH = '/v1/traces';
 const GRPC_METHOD = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+const GRPC_METRICS_METHOD = '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export';
 const TRANSFORMER = '@opentelemetry/otlp-transformer';
 const GRPC = '@grpc/grpc-js';
 const INSTALL = 'npm i @opentelemetry/otlp-transformer@^0.223.0 @opentelemetry/api@^1.9.0';
@@ -218,6 +226,18 @@ export class OtlpTransport implements ExchangeTransport {
     return body;
   }
 
+  /** The resource of every export (read by the traffic metrics exporter). */
+  get resource(): ResourceLike {
+    return this.settings.resource;
+  }
+
+  /** Sends one encoded OTLP metrics export (the traffic metrics, src/traffic) to the same collector. */
+  sendMetrics(body: Uint8Array): Promise<void> {
+    const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    const url = this.settings.metricsUrl ?? metricsUrlOf(this.url);
+    return this.untraced(() => (this.grpc ? this.sendGrpc(bytes, GRPC_METRICS_METHOD) : this.sendHttp(bytes, url)));
+  }
+
   async close(): Promise<void> {
     this.agent?.destroy();
     this.grpc?.client?.close();
@@ -257,8 +277,10 @@ export class OtlpTransport implements ExchangeTransport {
       ...parseKeyValues(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS),
       ...options.headers,
     };
+    const metricsUrl = options.metricsUrl ?? env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT?.trim();
     return {
       url,
+      ...(metricsUrl && { metricsUrl }),
       protocol,
       headers,
       timeout,
@@ -267,8 +289,8 @@ export class OtlpTransport implements ExchangeTransport {
     };
   }
 
-  private sendHttp(body: Buffer): Promise<void> {
-    const url = new URL(this.url);
+  private sendHttp(body: Buffer, target = this.url): Promise<void> {
+    const url = new URL(target);
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const contentType = this.protocol === 'http/json' ? 'application/json' : 'application/x-protobuf';
     return new Promise((resolve, reject) => {
@@ -325,7 +347,7 @@ export class OtlpTransport implements ExchangeTransport {
     });
   }
 
-  private sendGrpc(body: Buffer): Promise<void> {
+  private sendGrpc(body: Buffer, method = GRPC_METHOD): Promise<void> {
     const grpc = this.grpc!;
     const { module } = grpc;
     if (!grpc.client) {
@@ -345,7 +367,7 @@ export class OtlpTransport implements ExchangeTransport {
     const client = grpc.client;
     return new Promise((resolve, reject) => {
       client.makeUnaryRequest(
-        GRPC_METHOD,
+        method,
         (value) => value,
         (value) => value,
         body,
@@ -497,6 +519,12 @@ function endpointFromEnv(protocol: OtlpProtocol): string {
   if (protocol === 'grpc') return base || 'http://localhost:4317';
   if (!base) return `http://localhost:4318${TRACES_PATH}`;
   return base.replace(/\/+$/, '') + TRACES_PATH;
+}
+
+/** The metrics endpoint next to a traces endpoint: `…/v1/traces` → `…/v1/metrics`, else `/v1/metrics` on its origin. */
+function metricsUrlOf(tracesUrl: string): string {
+  if (/\/v1\/traces\/?$/.test(tracesUrl)) return tracesUrl.replace(/\/v1\/traces\/?$/, '/v1/metrics');
+  return `${new URL(tracesUrl).origin}/v1/metrics`;
 }
 
 /** `key1=value1,key2=value2` with percent-encoded values (W3C Baggage format), as the OTEL_* variables use it. */
