@@ -122,13 +122,15 @@ export class PrometheusCollector {
 export function appDefaultRegistry(): PrometheusRegistryLike {
   const parents = [join(process.cwd(), 'package.json'), require.main?.filename].filter((p) => p !== undefined);
   for (const parent of parents) {
+    const from = createRequire(parent);
     let path: string;
     try {
-      path = createRequire(parent).resolve('prom-client');
+      path = from.resolve('prom-client');
     } catch {
       continue;
     }
-    const promClient = require(path) as { register?: PrometheusRegistryLike };
+    // The app's copy: the very module instance its own `import 'prom-client'` got (require cache, same path).
+    const promClient = from(path) as { register?: PrometheusRegistryLike };
     if (promClient.register) return promClient.register;
   }
   throw new MetricsOptionsError(

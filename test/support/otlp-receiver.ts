@@ -12,6 +12,7 @@ const mock = require('@elastic/mockotlpserver') as {
     close(): Promise<void>;
   };
   normalizeTrace(raw: unknown): NormalizedTrace;
+  normalizeMetrics(raw: unknown): NormalizedMetrics;
 };
 
 export type OtlpAttributes = Record<string, unknown>;
@@ -32,6 +33,43 @@ export interface ReceivedSpan {
   scope: { name: string; version?: string };
 }
 
+/** One histogram data point as a collector decoded it, with its metric, resource and scope. */
+export interface ReceivedHistogramPoint {
+  /** Which export request it came in (0, 1, …). */
+  request: number;
+  name: string;
+  unit: string;
+  description: string;
+  /** 1 delta, 2 cumulative (AggregationTemporality), whatever the encoding wrote. */
+  temporality: number;
+  attributes: OtlpAttributes;
+  count: number;
+  sum: number;
+  min?: number;
+  max?: number;
+  bucketCounts: number[];
+  explicitBounds: number[];
+  startTimeUnixNano: string;
+  timeUnixNano: string;
+  resource: OtlpAttributes;
+  scope: { name: string; version?: string };
+}
+
+interface NormalizedMetrics {
+  resourceMetrics?: {
+    resource?: { attributes?: OtlpAttributes };
+    scopeMetrics?: {
+      scope?: { name: string; version?: string };
+      metrics?: {
+        name: string;
+        unit?: string;
+        description?: string;
+        histogram?: { aggregationTemporality?: number | string; dataPoints?: Record<string, unknown>[] };
+      }[];
+    }[];
+  }[];
+}
+
 interface NormalizedTrace {
   resourceSpans: {
     resource?: { attributes?: OtlpAttributes };
@@ -45,6 +83,10 @@ interface NormalizedTrace {
  */
 export class OtlpReceiver {
   readonly spans: ReceivedSpan[] = [];
+  /** Histogram points of every metrics export, in arrival order. */
+  readonly histograms: ReceivedHistogramPoint[] = [];
+  /** Metrics export requests received. */
+  metricsRequests = 0;
   /** Every decoded request, as JSON text (what the privacy tests search for canaries). */
   readonly decoded: string[] = [];
   /** Headers (http) or metadata (gRPC) of every request, names lower-cased. */
@@ -62,6 +104,7 @@ export class OtlpReceiver {
       grpcHostname: '127.0.0.1',
       grpcPort: 0,
       onTrace: (raw: unknown) => holder.receiver?.add(raw),
+      onMetrics: (raw: unknown) => holder.receiver?.addMetrics(raw),
       onRequest: (req: {
         transport: string;
         headers?: Record<string, string>;
@@ -111,6 +154,56 @@ export class OtlpReceiver {
     }
   }
 
+  private addMetrics(raw: unknown): void {
+    const request = this.metricsRequests++;
+    const normalized = mock.normalizeMetrics(raw);
+    this.decoded.push(JSON.stringify(normalized));
+    const temporalities: Record<string, number> = {
+      AGGREGATION_TEMPORALITY_DELTA: 1,
+      AGGREGATION_TEMPORALITY_CUMULATIVE: 2,
+    };
+    for (const rm of normalized.resourceMetrics ?? []) {
+      for (const sm of rm.scopeMetrics ?? []) {
+        for (const metric of sm.metrics ?? []) {
+          const histogram = metric.histogram;
+          if (!histogram) continue;
+          const t = histogram.aggregationTemporality;
+          for (const p of histogram.dataPoints ?? []) {
+            const optional = (v: unknown) => (v === undefined || v === null ? undefined : numberOf(v));
+            this.histograms.push({
+              request,
+              name: metric.name,
+              unit: metric.unit ?? '',
+              description: metric.description ?? '',
+              temporality: typeof t === 'string' ? (temporalities[t] ?? Number(t)) : (t ?? 0),
+              attributes: (p.attributes as OtlpAttributes | undefined) ?? {},
+              count: numberOf(p.count),
+              sum: numberOf(p.sum),
+              min: optional(p.min),
+              max: optional(p.max),
+              bucketCounts: ((p.bucketCounts as unknown[] | undefined) ?? []).map((v) => numberOf(v)),
+              explicitBounds: ((p.explicitBounds as unknown[] | undefined) ?? []).map(Number),
+              startTimeUnixNano: String(numberOf(p.startTimeUnixNano, true)),
+              timeUnixNano: String(numberOf(p.timeUnixNano, true)),
+              resource: rm.resource?.attributes ?? {},
+              scope: sm.scope ?? { name: '' },
+            });
+          }
+        }
+      }
+    }
+  }
+
+  /** Waits (bounded) until at least `count` metrics export requests arrived. */
+  async waitForMetricsRequests(count: number, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.metricsRequests < count) {
+      if (Date.now() > deadline)
+        throw new Error(`receiver got ${this.metricsRequests} metrics requests, expected ${count}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
   /** Waits (bounded) until at least `count` spans arrived. */
   async waitForSpans(count: number, timeoutMs = 5000): Promise<ReceivedSpan[]> {
     const deadline = Date.now() + timeoutMs;
@@ -123,6 +216,8 @@ export class OtlpReceiver {
 
   reset(): void {
     this.spans.length = 0;
+    this.histograms.length = 0;
+    this.metricsRequests = 0;
     this.decoded.length = 0;
     this.requests.length = 0;
   }
@@ -130,6 +225,18 @@ export class OtlpReceiver {
   async close(): Promise<void> {
     await this.server.close();
   }
+}
+
+/** A number as the encodings decode it: a number, a decimal string, or a 64-bit Long (`{ low, high }`) from gRPC. */
+function numberOf(value: unknown, big: true): bigint;
+function numberOf(value: unknown): number;
+function numberOf(value: unknown, big?: true): number | bigint {
+  if (value !== null && typeof value === 'object' && 'low' in value && 'high' in value) {
+    const { low, high } = value as { low: number; high: number };
+    const n = (BigInt(high >>> 0) << 32n) + BigInt(low >>> 0);
+    return big ? n : Number(n);
+  }
+  return big ? BigInt(String(value)) : Number(value);
 }
 
 /**
