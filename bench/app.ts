@@ -81,6 +81,7 @@ function metricsOptions(variant: Variant, sink: string): MetricsModuleOptions | 
     case 'nestjs-api-metrics-offload':
     case 'no-interceptor':
     case 'offload-no-interceptor':
+    case 'no-traffic-metrics':
     case 'capture-only': // the Dispatcher is cut off after start-up, see main()
       return {
         apiKey: 'bench-project-key',
@@ -92,6 +93,7 @@ function metricsOptions(variant: Variant, sink: string): MetricsModuleOptions | 
           offload: 'worker' as const,
         }),
         ...((variant === 'no-interceptor' || variant === 'offload-no-interceptor') && { interceptor: false }),
+        ...(variant === 'no-traffic-metrics' && { trafficMetrics: false }),
       };
     case '+format':
       return { transport: noopTransport, group, redactDefaults: false };

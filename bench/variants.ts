@@ -13,7 +13,8 @@
  *
  * `nestjs-api-metrics-offload` is `nestjs-api-metrics` with `offload: 'worker'` (format, redact and deliver in a worker
  * thread): compare its main-thread CPU with its process CPU. `no-interceptor` is `nestjs-api-metrics` with
- * `interceptor: false`, `offload-no-interceptor` both. They run only when named in `--variants`.
+ * `interceptor: false`, `offload-no-interceptor` both. `no-traffic-metrics` is `nestjs-api-metrics` with
+ * `trafficMetrics: false` (the exact traffic counters off; on everywhere else). They run only when named in `--variants`.
  */
 export const VARIANTS = [
   'bare',
@@ -25,6 +26,7 @@ export const VARIANTS = [
   'nestjs-api-metrics-offload',
   'no-interceptor',
   'offload-no-interceptor',
+  'no-traffic-metrics',
   'readmeio',
   'moesif-nodejs',
   'apitally',
@@ -40,10 +42,16 @@ export const RECORDING: readonly Variant[] = [
   'nestjs-api-metrics-offload',
   'no-interceptor',
   'offload-no-interceptor',
+  'no-traffic-metrics',
 ];
 
 /** Variants that run only when named in `--variants`. */
-export const OPT_IN: readonly Variant[] = ['nestjs-api-metrics-offload', 'no-interceptor', 'offload-no-interceptor'];
+export const OPT_IN: readonly Variant[] = [
+  'nestjs-api-metrics-offload',
+  'no-interceptor',
+  'offload-no-interceptor',
+  'no-traffic-metrics',
+];
 
 /** The peers are Express middlewares (apitally's NestJS integration too): they run on Express only. */
 export const PEERS: readonly Variant[] = ['readmeio', 'moesif-nodejs', 'apitally'];

@@ -5,19 +5,8 @@ import { BODY_SIZE_BOUNDS, DURATION_BOUNDS, Histogram } from './histogram';
 import type { TrafficMeasure } from './traffic-measure';
 
 /** The methods of the HTTP standards (OpenTelemetry's list); any other is counted as `_OTHER` (bounded cardinality). */
-const KNOWN_METHODS = new Set([
-  'CONNECT',
-  'DELETE',
-  'GET',
-  'HEAD',
-  'OPTIONS',
-  'PATCH',
-  'POST',
-  'PUT',
-  'QUERY',
-  'TRACE',
-]);
-const OTHER_METHOD = '_OTHER';
+const METHODS = ['_OTHER', 'CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'QUERY', 'TRACE'];
+const METHOD_INDEX = new Map(METHODS.map((m, i) => [m, i]));
 
 export interface TrafficAggregatorOptions {
   /** Most distinct consumers kept apart; the rest are counted as `other`. */
@@ -44,32 +33,46 @@ export interface LiveSeries {
   readonly responseBodySize: Histogram;
 }
 
-const OTHER_CONSUMER: Consumer = Object.freeze({ key: 0, name: 'other', id: 'other' });
+/** Consumer keys: 0 is "no group", 1 `other`, then one per consumer. */
+const OTHER_CONSUMER: Consumer = Object.freeze({ key: 1, name: 'other', id: 'other' });
 
 /**
  * Exact traffic aggregates, held in the process: per method × route template × status × consumer, a duration histogram
- * and two body-size histograms. Counting an exchange is one map lookup on a short key and a few increments; a new
+ * and two body-size histograms. Counting an exchange is two map lookups (route, then a packed integer) and a few increments; a new
  * series or consumer is built once. Cardinality is bounded: methods by the standard list, routes by the app's route
  * table (unmatched requests share one series, raw URLs are never kept), consumers by `maxConsumers`.
  */
 export class TrafficAggregator {
   readonly startTime = Date.now();
-  private readonly series = new Map<string, LiveSeries>();
+  /**
+   * Series by route template (undefined: unmatched), then by one number that packs method, status and consumer:
+   * the route string is the platform's own (its hash is cached), the rest a small integer, so a lookup hashes no
+   * new string.
+   */
+  private readonly routes = new Map<string | undefined, Map<number, LiveSeries>>();
+  private readonly series: LiveSeries[] = [];
+  private readonly consumerSpan: number;
   private readonly consumers = new Map<string, Consumer>();
   private consumersFull = false;
 
-  constructor(private readonly options: TrafficAggregatorOptions) {}
+  constructor(private readonly options: TrafficAggregatorOptions) {
+    this.consumerSpan = options.maxConsumers + 2;
+  }
 
   /** Counts one exchange; `group` undefined when it has none. */
   count(measure: TrafficMeasure, group: MetricsGroupInfo | undefined): void {
-    const { method, route, status } = measure;
-    const m = KNOWN_METHODS.has(method) ? method : OTHER_METHOD;
+    const { route } = measure;
+    const method = METHOD_INDEX.get(measure.method) ?? 0;
+    const status = measure.status >= 0 && measure.status < 1000 ? measure.status | 0 : 0;
     const consumer = group === undefined ? undefined : this.consumerOf(group);
-    const key = `${m} ${status} ${consumer?.key ?? -1}${route === undefined ? '' : ` ${route}`}`;
-    let series = this.series.get(key);
+    const key = (method * 1000 + status) * this.consumerSpan + (consumer?.key ?? 0);
+    let byKey = this.routes.get(route);
+    if (byKey === undefined) this.routes.set(route, (byKey = new Map()));
+    let series = byKey.get(key);
     if (series === undefined) {
-      series = this.build(m, route, status, consumer);
-      this.series.set(key, series);
+      series = this.build(METHODS[method]!, route, status, consumer);
+      byKey.set(key, series);
+      this.series.push(series);
     }
     series.duration.add(measure.seconds);
     if (measure.requestBytes >= 0) series.requestBodySize.add(measure.requestBytes);
@@ -77,18 +80,18 @@ export class TrafficAggregator {
   }
 
   /** The live series (for the exporters, which read them when they collect). */
-  liveSeries(): IterableIterator<LiveSeries> {
-    return this.series.values();
+  liveSeries(): readonly LiveSeries[] {
+    return this.series;
   }
 
   get seriesCount(): number {
-    return this.series.size;
+    return this.series.length;
   }
 
   /** A copy of everything counted so far, as plain data. */
   snapshot(): TrafficSnapshot {
     const series: TrafficSeries[] = [];
-    for (const s of this.series.values()) {
+    for (const s of this.series) {
       series.push({
         method: s.method,
         ...(s.route !== undefined && { route: s.route }),
@@ -140,7 +143,7 @@ export class TrafficAggregator {
     }
     const id = maskApiKey(group.apiKey);
     const consumer: Consumer = {
-      key: this.consumers.size + 1,
+      key: this.consumers.size + 2,
       name: group.label ?? id,
       id,
       ...(group.label !== undefined && { label: group.label }),
