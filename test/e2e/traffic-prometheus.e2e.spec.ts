@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { Module } from '@nestjs/common';
@@ -9,7 +13,7 @@ import { ADAPTERS, startApp } from '../support/adapters';
 import { httpRequest } from '../support/http';
 import { parsePrometheusText, type PromSample } from '../support/prometheus-text';
 import { appPerTest } from '../support/suite';
-import { expectedCounts, sendMix, seriesKey, trafficAppModule, trafficMix } from '../support/traffic-app';
+import { expectedCounts, sendMix, seriesKey, trafficAppModule, trafficGroup, trafficMix } from '../support/traffic-app';
 
 const DURATION = 'http_server_request_duration_seconds';
 
@@ -103,6 +107,41 @@ for (const adapter of ADAPTERS) {
       assert.deepEqual(fromTraffic, expected);
     });
 
+    it('sampled-out exchanges get their consumer from the group function, async too; past `timeout`, no consumer', async () => {
+      const never = new Promise<null>(() => undefined);
+      suite.running = await startApp(
+        trafficAppModule({
+          apiKey: 'readme-key',
+          baseUrl: suite.collector.url,
+          sampleRate: 0,
+          timeout: 150,
+          group: async (req: { headers: Record<string, string | undefined> }) => {
+            if (req.headers['x-slow']) return never;
+            await new Promise((resolve) => setTimeout(resolve, 5));
+            return trafficGroup(req);
+          },
+        }),
+        adapter,
+      );
+      const acme = { 'x-api-key': 'acme-key-0001', 'x-label': 'Acme' };
+      await Promise.all([
+        ...Array.from({ length: 10 }, (_, i) =>
+          httpRequest(`${suite.running!.url}/shop/items/${i}`, { headers: acme }),
+        ),
+        ...Array.from({ length: 3 }, (_, i) =>
+          httpRequest(`${suite.running!.url}/shop/items/${i}`, { headers: { ...acme, 'x-slow': '1' } }),
+        ),
+      ]);
+      const metrics = suite.running.app.get(MetricsService);
+      await metrics.flush();
+      const series = metrics.traffic().series.map((s) => `${s.consumer?.name ?? '(none)'} ${s.duration.count}`);
+      assert.deepEqual(series.sort(), ['(none) 3', 'Acme 10']);
+      const stats = metrics.stats();
+      assert.equal(stats.sampledOut, 13);
+      assert.equal(stats.groupTimeouts, 0, 'not a record lost: they were sampled out');
+      assert.equal(suite.collector.records.length, 0);
+    });
+
     it('prometheus: true joins the app’s own default registry; the app’s /metrics (@willsoto/nestjs-prometheus) serves them', async () => {
       @Module({ imports: [PrometheusModule.register({ defaultMetrics: { enabled: false } })] })
       class PrometheusApp {}
@@ -125,3 +164,41 @@ for (const adapter of ADAPTERS) {
     });
   });
 }
+
+describe('prometheus: true without prom-client in the app', () => {
+  it('stops the app at startup with a clear message, and never loads a copy of its own', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'no-prom-client-'));
+    try {
+      // An app outside this repo: neither its folder nor its main module can resolve prom-client (this repo can).
+      const main = join(dir, 'main.js');
+      writeFileSync(
+        main,
+        `
+        const { Module } = require(${JSON.stringify(require.resolve('@nestjs/common'))});
+        const { NestFactory } = require(${JSON.stringify(require.resolve('@nestjs/core'))});
+        const { MetricsModule } = require(${JSON.stringify(join(__dirname, '..', '..', 'src'))});
+        class App {}
+        Module({ imports: [MetricsModule.forRoot({ transport: { send: async () => {} }, prometheus: true })] })(App);
+        NestFactory.createApplicationContext(App, { logger: false, abortOnError: false }).then(
+          () => console.log('started'),
+          (error) => {
+            const copies = Object.keys(require.cache).filter((p) => p.includes('/prom-client/'));
+            console.log(JSON.stringify({ name: error.name, message: error.message, copies }));
+          },
+        );
+        `,
+      );
+      const child = spawnSync(process.execPath, [main], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+      const result = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as {
+        name: string;
+        message: string;
+        copies: string[];
+      };
+      assert.equal(result.name, 'MetricsOptionsError');
+      assert.match(result.message, /prom-client could not be found .*npm i prom-client.*prometheus: \{ registry \}/s);
+      assert.deepEqual(result.copies, [], 'no prom-client was loaded');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
