@@ -1,5 +1,6 @@
 import { HttpModule } from '@nestjs/axios';
 import { Module } from '@nestjs/common';
+import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { ApitoolkitTransport, HarFileTransport, MetricsModule, OtlpTransport } from '../src';
 import { AppController } from './app.controller';
 import { CarrierController } from './carrier.controller';
@@ -40,12 +41,17 @@ export const HAR_FILE = './api-metrics.har';
           // METRICS_ENABLED=false runs the sample without recording anything (as tests of your app would).
           enabled: process.env.METRICS_ENABLED !== 'false',
           // Browsers ask for it on every visit; a 404 nobody cares about. Matched on the path, as no route serves it.
-          exclude: ['/favicon.ico'],
+          exclude: ['/favicon.ico', '/metrics'],
+          // Exact traffic metrics (every request, per route, status and consumer) in the app's prom-client registry,
+          // served by the app's own /metrics (PrometheusModule below). docs/grafana has a dashboard for them.
+          prometheus: true,
         };
       },
     }),
     // The app's own HttpService: its calls are recorded (captureOutgoing, on by default).
     HttpModule,
+    // The app's Prometheus endpoint, GET /metrics (@willsoto/nestjs-prometheus and prom-client).
+    PrometheusModule.register(),
   ],
   controllers: [AppController, OrdersController, CarrierController],
 })

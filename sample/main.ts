@@ -12,7 +12,8 @@ async function bootstrap(): Promise<void> {
   app.useBodyParser('text');
   // On SIGTERM/SIGINT the module flushes what is queued before the process exits.
   app.enableShutdownHooks();
-  await app.listen(Number(process.env.PORT ?? 3000));
+  const port = Number(process.env.PORT ?? 3000);
+  await (process.env.HOST ? app.listen(port, process.env.HOST) : app.listen(port));
   const url = (await app.getUrl()).replace('[::1]', 'localhost');
   process.env.CARRIER_URL ??= url.replace('localhost', '127.0.0.1'); // where the sample's outgoing calls go
 
