@@ -10,6 +10,8 @@ const { request } = require('node:http');
 const { createServer } = require('node:net');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
+const { setInterval, clearInterval, setTimeout } = require('node:timers');
+const { URL } = require('node:url');
 
 const ROOT = join(__dirname, '..');
 const DASHBOARD = join(ROOT, 'docs', 'grafana', 'api-traffic-dashboard.json');
