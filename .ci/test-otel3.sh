@@ -13,7 +13,7 @@ npm ci --no-audit --no-fund
 npm install --no-audit --no-fund --no-save \
   @opentelemetry/otlp-transformer@^0.301.0 @opentelemetry/api@~1.10.0 @opentelemetry/sdk-node@^0.301.0 \
   @opentelemetry/exporter-trace-otlp-proto@^0.301.0 @opentelemetry/instrumentation-http@^0.301.0
-npm ls --depth=0 @opentelemetry/otlp-transformer @opentelemetry/sdk-node @opentelemetry/api
+npm ls --depth=0 @opentelemetry/otlp-transformer @opentelemetry/sdk-node @opentelemetry/api || true # "invalid": not the lockfile’s versions, on purpose
 npx tsc -p tsconfig.json
 # The suites that load OpenTelemetry: spans and metrics over OTLP (http/protobuf, http/json, gRPC), next to the
 # app's own NodeSDK, offload (the worker rebuilds the OTLP transport), the sample over OTLP.
