@@ -12,7 +12,8 @@ cd "$work"
 npm ci --no-audit --no-fund
 npm install --no-audit --no-fund --no-save \
   @opentelemetry/otlp-transformer@^0.301.0 @opentelemetry/api@~1.10.0 @opentelemetry/sdk-node@^0.301.0 \
-  @opentelemetry/exporter-trace-otlp-proto@^0.301.0 @opentelemetry/instrumentation-http@^0.301.0
+  @opentelemetry/exporter-trace-otlp-proto@^0.301.0 @opentelemetry/instrumentation-http@^0.301.0 \
+  @opentelemetry/sdk-trace@^3.0.0
 npm ls --depth=0 @opentelemetry/otlp-transformer @opentelemetry/sdk-node @opentelemetry/api || true # "invalid": not the lockfile’s versions, on purpose
 npx tsc -p tsconfig.json
 # The suites that load OpenTelemetry: spans and metrics over OTLP (http/protobuf, http/json, gRPC), next to the

@@ -76,6 +76,14 @@ describe('next to the OpenTelemetry Node SDK', () => {
         .filter((s) => s.kind === 'SPAN_KIND_CLIENT')
         .map((s) => String(s.attributes['url.full']));
       assert.ok(!clientUrls.some((u) => u.includes('/v1/traces')), clientUrls.join(', '));
+      // Our traffic metrics reached the same receiver on shutdown (untraced too), next to the app's SDK.
+      assert.ok(!clientUrls.some((u) => u.includes('/v1/metrics')), clientUrls.join(', '));
+      const durations = receiver.histograms.filter((p) => p.name === 'http.server.request.duration');
+      assert.deepEqual(durations.map((p) => `${String(p.attributes['http.route'])} ${p.count}`).sort(), [
+        '/shop/items/:id 1',
+        '/shop/target 2',
+      ]);
+      assert.ok(durations.every((p) => p.resource['service.name'] === 'ours'));
     });
   }
 

@@ -5,14 +5,15 @@
  */
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
-import { NodeSDK, tracing } from '@opentelemetry/sdk-node';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 
 async function main(): Promise<void> {
   const receiverUrl = process.env.RECEIVER_URL ?? '';
   const adapter = (process.env.ADAPTER ?? 'express') as 'express' | 'fastify';
   const sdk = new NodeSDK({
     serviceName: 'app-own',
-    spanProcessors: [new tracing.SimpleSpanProcessor(new OTLPTraceExporter({ url: receiverUrl }))],
+    spanProcessors: [new SimpleSpanProcessor({ exporter: new OTLPTraceExporter({ url: receiverUrl }) })],
     instrumentations: [new HttpInstrumentation()],
   });
   sdk.start();
