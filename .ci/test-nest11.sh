@@ -1,13 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against NestJS 11 (CommonJS) in a scratch copy of the repo: the lockfile pins NestJS 12.
 set -euo pipefail
-repo="$(cd "$(dirname "$0")/.." && pwd)"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-cd "$repo"
-git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C "$work"
-cd "$work"
-npm ci --no-audit --no-fund
+source "$(dirname "$0")/scratch-copy.sh"
 npm install --no-audit --no-fund --no-save \
   @nestjs/common@^11 @nestjs/core@^11 @nestjs/platform-express@^11 @nestjs/platform-fastify@^11 @nestjs/testing@^11 \
   @nestjs/microservices@^11 @nestjs/axios@^4

@@ -3,13 +3,7 @@
 # @opentelemetry/api 1.10, sdk-node 3.x; Node >= 22.15) in a scratch copy of the repo: the lockfile pins the 2.x line.
 # Run it on Node 24: `bash .ci/with-node.sh 24 bash .ci/test-otel3.sh`.
 set -euo pipefail
-repo="$(cd "$(dirname "$0")/.." && pwd)"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-cd "$repo"
-git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C "$work"
-cd "$work"
-npm ci --no-audit --no-fund
+source "$(dirname "$0")/scratch-copy.sh"
 npm install --no-audit --no-fund --no-save \
   @opentelemetry/otlp-transformer@^0.301.0 @opentelemetry/api@~1.10.0 @opentelemetry/sdk-node@^0.301.0 \
   @opentelemetry/exporter-trace-otlp-proto@^0.301.0 @opentelemetry/instrumentation-http@^0.301.0 \
