@@ -375,7 +375,8 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
           this.pendingGroups.delete(pending);
         });
       this.pendingGroups.add(pending);
-      return pending;
+      // A sampled-out exchange waits for its group only to be counted: never the response (backgroundWorkerMode false).
+      return captured ? pending : undefined;
     } catch (error) {
       // Nothing from the module may reach the app: the record is lost, the request is not.
       this.logger.errorOnce('capture', 'Could not record an exchange', error);

@@ -38,7 +38,11 @@ function prometheusOption(value: unknown): ResolvedTrafficOptions['prometheus'] 
     if (extra !== undefined) throw new MetricsOptionsError(`"prometheus" has an unknown key "${extra}".`);
     if (registry === undefined) return {};
     const r = registry as Partial<PrometheusRegistryLike> | null;
-    if (typeof r?.registerMetric === 'function' && typeof r.getSingleMetric === 'function') {
+    if (
+      typeof r?.registerMetric === 'function' &&
+      typeof r.getSingleMetric === 'function' &&
+      typeof r.removeSingleMetric === 'function'
+    ) {
       return { registry: r as PrometheusRegistryLike };
     }
     throw new MetricsOptionsError(

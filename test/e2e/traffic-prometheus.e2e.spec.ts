@@ -142,6 +142,33 @@ for (const adapter of ADAPTERS) {
       assert.equal(suite.collector.records.length, 0);
     });
 
+    it('backgroundWorkerMode false: a sampled-out response never waits for the group function', async () => {
+      suite.running = await startApp(
+        trafficAppModule({
+          apiKey: 'readme-key',
+          baseUrl: suite.collector.url,
+          sampleRate: 0,
+          backgroundWorkerMode: false,
+          group: async (req: { headers: Record<string, string | undefined> }) => {
+            await new Promise((resolve) => setTimeout(resolve, 400));
+            return trafficGroup(req);
+          },
+        }),
+        adapter,
+      );
+      const res = await httpRequest(`${suite.running.url}/shop/items/1`, {
+        headers: { 'x-api-key': 'acme-key-0001', 'x-label': 'Acme' },
+      });
+      assert.equal(res.status, 200);
+      assert.ok(res.ms < 300, `answered in ${res.ms} ms`);
+      const metrics = suite.running.app.get(MetricsService);
+      await metrics.flush();
+      assert.deepEqual(
+        metrics.traffic().series.map((s) => `${s.consumer?.name} ${s.duration.count}`),
+        ['Acme 1'],
+      );
+    });
+
     it('prometheus: true joins the app’s own default registry; the app’s /metrics (@willsoto/nestjs-prometheus) serves them', async () => {
       @Module({ imports: [PrometheusModule.register({ defaultMetrics: { enabled: false } })] })
       class PrometheusApp {}
