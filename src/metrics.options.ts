@@ -255,8 +255,8 @@ function offloadMode(value: unknown): false | 'worker' {
   throw new MetricsOptionsError(`"offload" must be false or 'worker', got ${describeValue(value)}.`);
 }
 
-/** A sampling rate: a number from 0 to 1 (also used by `@MetricsSample()`). */
-export function rate(value: unknown, name: string, fallback: number): number {
+/** A sampling rate: a number from 0 to 1 (`@MetricsSample()` checks its argument itself, at decoration time). */
+function rate(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 1) {
     throw new MetricsOptionsError(`${name} must be a number from 0 to 1, got ${describeValue(value)}.`);
