@@ -120,7 +120,9 @@ function rejectUnknownKeys(options: object): void {
       .map((name) => ({ name, d: name.toLowerCase() === lower ? 0 : distance(lower, name.toLowerCase()) }))
       .sort((x, y) => x.d - y.d);
     const hint = best && best.d <= Math.max(2, Math.floor(key.length / 4)) ? ` Did you mean "${best.name}"?` : '';
-    throw new MetricsOptionsError(`unknown option "${key}".${hint} Known options are listed in the README (Options).`);
+    throw new MetricsOptionsError(
+      `unknown option "${key}".${hint} Known options are listed in the documentation (docs/options.md).`,
+    );
   }
 }
 

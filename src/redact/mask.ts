@@ -22,7 +22,7 @@ export function maskAuthorization(value: string): string {
 }
 
 /** Shortest credential whose last four characters may be shown. */
-export const MIN_CREDENTIAL_FOR_TAIL = 16;
+const MIN_CREDENTIAL_FOR_TAIL = 16;
 
 // `<scheme>[:] <credential>`: the scheme is an HTTP token; `Bearer: key` (ReadMe's example) is read as a scheme too.
 const SCHEME = /^([A-Za-z][\w!#$%&'*+.^`|~-]*):?[ \t]+/;
