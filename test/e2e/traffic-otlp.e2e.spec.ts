@@ -60,6 +60,12 @@ for (const adapter of ADAPTERS) {
           );
           assert.ok(BigInt(p.startTimeUnixNano) <= BigInt(p.timeUnixNano));
           if (p.name === 'http.server.request.duration') assert.deepEqual(p.explicitBounds, DURATION_BOUNDS);
+          assert.equal(
+            p.attributes['error.type'],
+            Number(p.attributes['http.response.status_code']) >= 500
+              ? String(p.attributes['http.response.status_code'])
+              : undefined,
+          );
           if (p.attributes['user.id'] !== undefined) {
             assert.match(p.attributes['user.id'] as string, /^sha512-.+\?\d{4}$/, 'the key is masked');
           }
@@ -113,6 +119,17 @@ for (const adapter of ADAPTERS) {
       const points = suite.receiver.histograms;
       assert.ok(points.every((p) => p.temporality === 1));
       assert.deepEqual(countsOf(points, 'http.server.request.duration'), expectedCounts([...first, ...second]));
+    });
+
+    it('offload: worker: the counts stay on the main thread and are exported from there on close', async () => {
+      const transport = new OtlpTransport({ url: suite.receiver.urlFor('http/protobuf') });
+      suite.running = await startApp(trafficAppModule({ transport, offload: 'worker', sampleRate: 0.5 }), adapter);
+      const mix = trafficMix(28, maskApiKey);
+      await sendMix(suite.running.url, mix);
+      await suite.running.close();
+      suite.running = undefined;
+      await suite.receiver.waitForMetricsRequests(1);
+      assert.deepEqual(countsOf(suite.receiver.histograms, 'http.server.request.duration'), expectedCounts(mix));
     });
 
     it('ApitoolkitTransport: the metrics go to the same collector (gRPC) with the project key resource', async () => {

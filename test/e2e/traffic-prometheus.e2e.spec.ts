@@ -169,6 +169,32 @@ for (const adapter of ADAPTERS) {
       );
     });
 
+    it('trafficMetrics: false: nothing counted or registered, and sampled-out exchanges skip the group function', async () => {
+      const registry = new Registry();
+      let groupCalls = 0;
+      suite.running = await startApp(
+        trafficAppModule({
+          apiKey: 'readme-key',
+          baseUrl: suite.collector.url,
+          sampleRate: 0,
+          trafficMetrics: false,
+          prometheus: { registry },
+          group: (req: { headers: Record<string, string | undefined> }) => {
+            groupCalls++;
+            return trafficGroup(req);
+          },
+        }),
+        adapter,
+      );
+      await sendMix(suite.running.url, trafficMix(14, maskApiKey));
+      const metrics = suite.running.app.get(MetricsService);
+      await metrics.flush();
+      assert.deepEqual(metrics.traffic().series, []);
+      assert.equal(registry.getSingleMetric(DURATION), undefined);
+      // Only the 5xx answers (always recorded) called it.
+      assert.equal(groupCalls, 2);
+    });
+
     it('prometheus: true joins the app’s own default registry; the app’s /metrics (@willsoto/nestjs-prometheus) serves them', async () => {
       @Module({ imports: [PrometheusModule.register({ defaultMetrics: { enabled: false } })] })
       class PrometheusApp {}
