@@ -11,6 +11,7 @@ import {
   type MetricsModuleOptions,
   type MetricsRecord,
   type MetricsStats,
+  type TrafficSnapshot,
 } from 'nestjs-api-metrics';
 
 const options: MetricsModuleOptions = {
@@ -18,6 +19,10 @@ const options: MetricsModuleOptions = {
   apiKey: process.env.README_API_KEY,
   exclude: ['/health', { path: '/internal/*', method: 'GET' }],
   sampleRate: 0.5,
+  maxConsumers: 500,
+  metricsInterval: 30_000,
+  metricsTemporality: 'delta',
+  prometheus: true,
   group: (req: { headers: Record<string, string | undefined> }) => ({
     apiKey: req.headers['x-api-key'] ?? 'anonymous',
   }),
@@ -32,6 +37,11 @@ class XController {
   @SkipMetrics(false)
   get(): MetricsStats {
     return this.metrics.stats();
+  }
+  @Get('traffic')
+  traffic(): number {
+    const snapshot: TrafficSnapshot = this.metrics.traffic();
+    return snapshot.series.reduce((n, s) => n + s.duration.count, 0);
   }
 }
 

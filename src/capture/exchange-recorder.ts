@@ -238,7 +238,11 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
   ): void {
     if (exchange.responseBodyTaken || exchange.settled) return;
     exchange.responseBodyTaken = true;
-    if (this.counting) exchange.responseBytes = responseBodyBytes(chunk, headers.contentLength, headersAlreadySent);
+    if (this.counting) {
+      // HEAD: Content-Length is the GET's, no body is sent.
+      exchange.responseBytes =
+        exchange.req.method === 'HEAD' ? 0 : responseBodyBytes(chunk, headers.contentLength, headersAlreadySent);
+    }
     if (headers.status < 500 && !this.sampled(exchange, true)) return; // sampled out and not an error: not recorded
     try {
       if (headersAlreadySent || isStream(chunk)) {

@@ -95,7 +95,14 @@ export function trafficMix(n: number, maskedKey: (key: string) => string): SentR
     switch (i % 7) {
       case 0:
       case 1:
-        out.push({ ...base, method: 'GET', path: `/shop/items/${i}`, route: '/shop/items/:id', status: 200 });
+        // HEAD: the route answers with the GET's Content-Length and sends no body (0 bytes transferred).
+        out.push({
+          ...base,
+          method: i % 14 === 1 ? 'HEAD' : 'GET',
+          path: `/shop/items/${i}`,
+          route: '/shop/items/:id',
+          status: 200,
+        });
         break;
       case 2: {
         const body = JSON.stringify({ n: i, note: 'x'.repeat(i % 50) });
