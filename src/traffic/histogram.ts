@@ -10,45 +10,58 @@ export const BODY_SIZE_BOUNDS: readonly number[] = Object.freeze([
   0, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000,
 ]);
 
+/** Slots a histogram takes in a Float64Array: one count per bucket (the last is +Inf), then count, sum, min, max. */
+export function histogramSlots(bounds: readonly number[]): number {
+  return bounds.length + 5;
+}
+
 /**
- * An explicit-bucket histogram held in one Float64Array: the bucket counts, then count, sum, min, max. Adding a value
- * is a short scan of the bounds and four writes; nothing is allocated.
+ * Adds a value to the histogram at `offset` of `data`: a short scan of the bounds and four writes, nothing allocated.
+ * A series keeps its three histograms in one Float64Array, so counting an exchange touches one block of memory.
  */
+export function addToHistogram(data: Float64Array, offset: number, bounds: readonly number[], value: number): void {
+  const n = bounds.length;
+  let i = 0;
+  while (i < n && value > bounds[i]!) i++;
+  data[offset + i]!++;
+  const stats = offset + n + 1;
+  data[stats]!++;
+  data[stats + 1]! += value;
+  if (value < data[stats + 2]!) data[stats + 2] = value;
+  if (value > data[stats + 3]!) data[stats + 3] = value;
+}
+
+/** A histogram of a series, read at export time: a view of its slots in the series' Float64Array. */
 export class Histogram {
-  private readonly data: Float64Array;
   private readonly n: number;
 
-  constructor(private readonly bounds: readonly number[]) {
+  constructor(
+    private readonly bounds: readonly number[],
+    private readonly data: Float64Array = new Float64Array(histogramSlots(bounds)),
+    private readonly offset = 0,
+  ) {
     this.n = bounds.length + 1;
-    this.data = new Float64Array(this.n + 4);
-    this.data[this.n + 2] = Infinity;
-    this.data[this.n + 3] = -Infinity;
+    data[offset + this.n + 2] = Infinity;
+    data[offset + this.n + 3] = -Infinity;
   }
 
   add(value: number): void {
-    const { bounds, data, n } = this;
-    let i = 0;
-    while (i < n - 1 && value > bounds[i]!) i++;
-    data[i]!++;
-    data[n]!++;
-    data[n + 1]! += value;
-    if (value < data[n + 2]!) data[n + 2] = value;
-    if (value > data[n + 3]!) data[n + 3] = value;
+    addToHistogram(this.data, this.offset, this.bounds, value);
   }
 
   get count(): number {
-    return this.data[this.n]!;
+    return this.data[this.offset + this.n]!;
   }
 
   /** A copy as plain data. */
   toData(): TrafficHistogram {
-    const { data, n } = this;
-    const count = data[n]!;
+    const { data, n, offset } = this;
+    const count = data[offset + n]!;
     return {
       count,
-      sum: data[n + 1]!,
-      ...(count > 0 && { min: data[n + 2]!, max: data[n + 3]! }),
-      counts: Array.from(data.subarray(0, n)),
+      sum: data[offset + n + 1]!,
+      ...(count > 0 && { min: data[offset + n + 2]!, max: data[offset + n + 3]! }),
+      counts: Array.from(data.subarray(offset, offset + n)),
     };
   }
 }

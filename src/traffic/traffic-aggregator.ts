@@ -1,7 +1,7 @@
 import type { MetricsGroupInfo } from '../interfaces/metrics-group.interface';
 import type { TrafficConsumer, TrafficSeries, TrafficSnapshot } from '../interfaces/traffic.interface';
 import { maskApiKey } from '../redact/mask';
-import { BODY_SIZE_BOUNDS, DURATION_BOUNDS, Histogram } from './histogram';
+import { addToHistogram, BODY_SIZE_BOUNDS, DURATION_BOUNDS, Histogram, histogramSlots } from './histogram';
 import type { TrafficMeasure } from './traffic-measure';
 
 /** The methods of the HTTP standards (OpenTelemetry's list); any other is counted as `_OTHER` (bounded cardinality). */
@@ -28,10 +28,19 @@ export interface LiveSeries {
   readonly consumer?: TrafficConsumer;
   /** When the series was first counted (ms since the epoch). */
   readonly startTime: number;
+  /** The three histograms' slots, in one block (DURATION_AT, REQUEST_AT, RESPONSE_AT). */
+  readonly data: Float64Array;
+  /** Views of `data`, for the exporters. */
   readonly duration: Histogram;
   readonly requestBodySize: Histogram;
   readonly responseBodySize: Histogram;
 }
+
+/** Where each histogram starts in a series' Float64Array. */
+const DURATION_AT = 0;
+const REQUEST_AT = histogramSlots(DURATION_BOUNDS);
+const RESPONSE_AT = REQUEST_AT + histogramSlots(BODY_SIZE_BOUNDS);
+const SERIES_SLOTS = RESPONSE_AT + histogramSlots(BODY_SIZE_BOUNDS);
 
 /** Consumer keys: 0 is "no group", 1 `other`, then one per consumer. */
 const OTHER_CONSUMER: Consumer = Object.freeze({ key: 1, name: 'other', id: 'other' });
@@ -74,9 +83,10 @@ export class TrafficAggregator {
       byKey.set(key, series);
       this.series.push(series);
     }
-    series.duration.add(measure.seconds);
-    if (measure.requestBytes >= 0) series.requestBodySize.add(measure.requestBytes);
-    if (measure.responseBytes >= 0) series.responseBodySize.add(measure.responseBytes);
+    const { data } = series;
+    addToHistogram(data, DURATION_AT, DURATION_BOUNDS, measure.seconds);
+    if (measure.requestBytes >= 0) addToHistogram(data, REQUEST_AT, BODY_SIZE_BOUNDS, measure.requestBytes);
+    if (measure.responseBytes >= 0) addToHistogram(data, RESPONSE_AT, BODY_SIZE_BOUNDS, measure.responseBytes);
   }
 
   /** The live series (for the exporters, which read them when they collect). */
@@ -112,6 +122,7 @@ export class TrafficAggregator {
   }
 
   private build(method: string, route: string | undefined, status: number, consumer: Consumer | undefined): LiveSeries {
+    const data = new Float64Array(SERIES_SLOTS);
     return {
       method,
       ...(route !== undefined && { route }),
@@ -124,9 +135,10 @@ export class TrafficAggregator {
         },
       }),
       startTime: Date.now(),
-      duration: new Histogram(DURATION_BOUNDS),
-      requestBodySize: new Histogram(BODY_SIZE_BOUNDS),
-      responseBodySize: new Histogram(BODY_SIZE_BOUNDS),
+      data,
+      duration: new Histogram(DURATION_BOUNDS, data, DURATION_AT),
+      requestBodySize: new Histogram(BODY_SIZE_BOUNDS, data, REQUEST_AT),
+      responseBodySize: new Histogram(BODY_SIZE_BOUNDS, data, RESPONSE_AT),
     };
   }
 
