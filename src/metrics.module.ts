@@ -19,7 +19,7 @@ import { ConfigurableMetricsModule, METRICS_CONFIGURED_BY, METRICS_MODULE_OPTION
 import { MetricsOptionsError, resolveMetricsOptions, type ResolvedMetricsOptions } from './metrics.options';
 import { MetricsService } from './metrics.service';
 import { Redactor } from './redact/redactor';
-import { TrafficMetrics, trafficAggregatorProvider } from './traffic/traffic-metrics';
+import { TRAFFIC_PROVIDERS } from './traffic/traffic-metrics';
 
 const FASTIFY_HOOK = 'nestjs-api-metrics:fastify-hook';
 
@@ -101,8 +101,7 @@ function whenEnabled(
           ? OffloadDispatcher.start(options, transport)
           : new Dispatcher(options, transport, formatter, redactor),
     },
-    trafficAggregatorProvider,
-    TrafficMetrics,
+    ...TRAFFIC_PROVIDERS,
     ExchangeRecorder,
     ExpressHooks,
     AxiosObserver,

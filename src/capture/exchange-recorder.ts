@@ -37,8 +37,8 @@ import {
 import { exchangeOf, exchangeStorage, linkExchange, rawRequestOf, unlinkExchange } from './request-context';
 import { defaultRouteRules, ExcludeRules, drawSample, readRouteRules, type RouteRules } from './route-rules';
 import { SkipLog } from './skip-log';
-import { TrafficAggregator } from '../traffic/traffic-aggregator';
-import { measureExchange, responseBodyBytes, type TrafficMeasure } from '../traffic/traffic-measure';
+import { TrafficCounter } from '../traffic/traffic-counter';
+import type { TrafficMeasure } from '../traffic/traffic-measure';
 
 /** Status and headers of a response about to be written (backgroundWorkerMode false). */
 export interface PendingResponse {
@@ -89,16 +89,13 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
   private readonly pendingGroups = new Set<Promise<void>>();
   /** One listener function for every response (no closure per request); `this` is the response. */
   private readonly onClose: (this: ServerResponse) => void;
-  /** Traffic metrics on: every exchange that is not skipped or excluded is counted. */
-  private readonly counting: boolean;
 
   constructor(
     @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
     private readonly reflector: Reflector,
     private readonly dispatcher: Dispatcher,
-    private readonly traffic: TrafficAggregator,
+    private readonly traffic: TrafficCounter,
   ) {
-    this.counting = options.enabled && options.traffic.enabled;
     this.noRules = defaultRouteRules(options);
     this.exclude = new ExcludeRules(options.exclude);
     const close = (exchange: Exchange) => this.close(exchange);
@@ -238,11 +235,7 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
   ): void {
     if (exchange.responseBodyTaken || exchange.settled) return;
     exchange.responseBodyTaken = true;
-    if (this.counting) {
-      // HEAD: Content-Length is the GET's, no body is sent.
-      exchange.responseBytes =
-        exchange.req.method === 'HEAD' ? 0 : responseBodyBytes(chunk, headers.contentLength, headersAlreadySent);
-    }
+    this.traffic.noteResponse(exchange, chunk, headers.contentLength, headersAlreadySent);
     if (headers.status < 500 && !this.sampled(exchange, true)) return; // sampled out and not an error: not recorded
     try {
       if (headersAlreadySent || isStream(chunk)) {
@@ -335,7 +328,7 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
         return this.decide(exchange, null);
       }
       // Counted whether sampled in or not (sampling decides what is shipped); the consumer needs the group.
-      const measure = this.counting ? measureExchange(exchange, response.status) : undefined;
+      const measure = this.traffic.measure(exchange, response.status);
       const sampledOut = !this.sampled(exchange, true) && response.status < 500;
       if (sampledOut) {
         this.dispatcher.countSampledOut();
@@ -344,7 +337,7 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
       }
       const group = this.resolveGroup(rules.group, exchange);
       if (group === undefined) {
-        this.count(measure, undefined);
+        this.traffic.count(measure, undefined);
         return sampledOut ? undefined : this.decide(exchange, null);
       }
       const captured = sampledOut ? undefined : this.snapshot(exchange, response);
@@ -366,11 +359,11 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
                 measure,
               );
             }
-            this.count(measure, undefined);
+            this.traffic.count(measure, undefined);
             if (captured) this.groupTimedOut(exchange);
           },
           (error: unknown) => {
-            this.count(measure, undefined);
+            this.traffic.count(measure, undefined);
             this.groupFailed(exchange, error);
           },
         )
@@ -397,7 +390,8 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
     awaitDelivery: boolean,
     measure?: TrafficMeasure,
   ): Promise<void> | undefined {
-    this.count(measure, group);
+    // Without a group function (ANONYMOUS) the exchange has no consumer.
+    this.traffic.count(measure, group === ANONYMOUS ? undefined : group);
     if (!captured) return undefined;
     try {
       if (!group) return this.decide(exchange, null);
@@ -419,16 +413,6 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
       this.decide(exchange, null);
     }
     return undefined;
-  }
-
-  /** Counts an exchange in the traffic metrics; without a group function (ANONYMOUS) it has no consumer. */
-  private count(measure: TrafficMeasure | undefined, group: MetricsGroupInfo | undefined): void {
-    if (!measure) return;
-    try {
-      this.traffic.count(measure, group === ANONYMOUS ? undefined : group);
-    } catch (error) {
-      this.logger.errorOnce('traffic', 'Could not count an exchange in the traffic metrics', error);
-    }
   }
 
   /**

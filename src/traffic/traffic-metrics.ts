@@ -13,6 +13,7 @@ import type { ResolvedMetricsOptions } from '../metrics.options';
 import { OtlpMetricsExporter, type OtlpMetricsSender } from './otlp-metrics-exporter';
 import { appDefaultRegistry, PrometheusCollector } from './prometheus-collector';
 import { TrafficAggregator } from './traffic-aggregator';
+import { TrafficCounter } from './traffic-counter';
 
 /** A transport that can carry OTLP metrics (OtlpTransport, ApitoolkitTransport). */
 function metricsSenderOf(transport: AnyMetricsTransport): OtlpMetricsSender | undefined {
@@ -78,7 +79,7 @@ export class TrafficMetrics implements OnModuleInit, BeforeApplicationShutdown, 
 }
 
 /** The aggregator, one per module; a warning when `maxConsumers` is first reached. */
-export const trafficAggregatorProvider = {
+const trafficAggregatorProvider = {
   provide: TrafficAggregator,
   inject: [METRICS_RESOLVED_OPTIONS],
   useFactory: (options: ResolvedMetricsOptions): TrafficAggregator => {
@@ -92,3 +93,14 @@ export const trafficAggregatorProvider = {
     });
   },
 };
+
+/** What ExchangeRecorder counts through. */
+const trafficCounterProvider = {
+  provide: TrafficCounter,
+  inject: [METRICS_RESOLVED_OPTIONS, TrafficAggregator],
+  useFactory: (options: ResolvedMetricsOptions, aggregator: TrafficAggregator): TrafficCounter =>
+    new TrafficCounter(aggregator, options.enabled && options.traffic.enabled, new MetricsLogger()),
+};
+
+/** The module's traffic-metrics providers. */
+export const TRAFFIC_PROVIDERS = [trafficAggregatorProvider, trafficCounterProvider, TrafficMetrics];
