@@ -157,8 +157,11 @@ export interface MetricsModuleOptions {
    * series count and memory. Default 1000.
    */
   maxConsumers?: number;
-  /** ms between two exports of the traffic metrics over OTLP (OtlpTransport, ApitoolkitTransport). Default 60000. */
-  metricsInterval?: number;
+  /**
+   * ms between two exports of the traffic metrics over OTLP (OtlpTransport, ApitoolkitTransport); false: no OTLP
+   * metrics (e.g. a collector without a metrics pipeline), Prometheus and `traffic()` unchanged. Default 60000.
+   */
+  metricsInterval?: number | false;
   /**
    * Aggregation temporality of the OTLP traffic metrics: `'cumulative'` (totals since start, what Prometheus-style
    * backends expect) or `'delta'` (what changed since the last accepted export). Default `'cumulative'`.

@@ -49,7 +49,7 @@ export class TrafficMetrics implements OnModuleInit, BeforeApplicationShutdown, 
       this.prometheus.start();
     }
     const sender = metricsSenderOf(this.transport);
-    if (sender) {
+    if (sender && traffic.interval !== false) {
       this.exporter = new OtlpMetricsExporter(
         this.aggregator,
         sender,

@@ -7,7 +7,8 @@ import type { MetricsTemporality } from './otlp-metrics';
 export interface ResolvedTrafficOptions {
   enabled: boolean;
   maxConsumers: number;
-  interval: number;
+  /** false: no OTLP metrics export. */
+  interval: number | false;
   temporality: MetricsTemporality;
   /** false: no Prometheus; `{}`: prom-client's default registry of the app; `{ registry }`: that one. */
   prometheus: false | { registry?: PrometheusRegistryLike };
@@ -23,7 +24,7 @@ export function resolveTrafficOptions(options: MetricsModuleOptions): ResolvedTr
   return {
     enabled: bool(options, 'trafficMetrics', true),
     maxConsumers: positiveInt(options, 'maxConsumers', 1000),
-    interval: positiveInt(options, 'metricsInterval', 60_000),
+    interval: options.metricsInterval === false ? false : positiveInt(options, 'metricsInterval', 60_000),
     temporality: metricsTemporality,
     prometheus: prometheusOption(prometheus),
   };

@@ -132,6 +132,21 @@ for (const adapter of ADAPTERS) {
       assert.deepEqual(countsOf(suite.receiver.histograms, 'http.server.request.duration'), expectedCounts(mix));
     });
 
+    it('metricsInterval: false: spans only, no metrics export; traffic() still counts', async () => {
+      const transport = new OtlpTransport({ url: suite.receiver.urlFor('http/json'), protocol: 'http/json' });
+      suite.running = await startApp(trafficAppModule({ transport, metricsInterval: false }), adapter);
+      const mix = trafficMix(7, maskApiKey);
+      await sendMix(suite.running.url, mix);
+      const metrics = suite.running.app.get(MetricsService);
+      await metrics.flush();
+      const counted = metrics.traffic().series.reduce((n, s) => n + s.duration.count, 0);
+      await suite.running.close();
+      suite.running = undefined;
+      assert.equal(counted, mix.filter((r) => r.counted).length);
+      assert.ok(suite.receiver.spans.length > 0, 'the spans were sent');
+      assert.equal(suite.receiver.metricsRequests, 0);
+    });
+
     it('ApitoolkitTransport: the metrics go to the same collector (gRPC) with the project key resource', async () => {
       const transport = new ApitoolkitTransport({ apiKey: 'at-key', url: suite.receiver.grpcUrl });
       suite.running = await startApp(trafficAppModule({ transport }), adapter);

@@ -17,6 +17,10 @@ describe('traffic metrics options', () => {
     });
   });
 
+  it('metricsInterval: false turns the OTLP export off', () => {
+    assert.equal(resolveMetricsOptions({ ...base, metricsInterval: false }).traffic.interval, false);
+  });
+
   it('prometheus: true is the default registry; { registry } takes a prom-client Registry', () => {
     assert.deepEqual(resolveMetricsOptions({ ...base, prometheus: true }).traffic.prometheus, {});
     const registry = new Registry();
@@ -29,6 +33,7 @@ describe('traffic metrics options', () => {
       [{ trafficMetrics: 'yes' }, /"trafficMetrics" must be true or false, got the string "yes"/],
       [{ maxConsumers: 0 }, /"maxConsumers" must be a positive whole number/],
       [{ metricsInterval: 1.5 }, /"metricsInterval" must be a positive whole number/],
+      [{ metricsInterval: true }, /"metricsInterval" must be a positive whole number/],
       [{ metricsTemporality: 'DELTA' }, /"metricsTemporality" must be 'cumulative' or 'delta', got the string "DELTA"/],
       [{ prometheus: 'yes' }, /"prometheus" must be true, false or \{ registry \}/],
       [{ prometheus: { registry: {} } }, /"prometheus.registry" must be a prom-client Registry/],
