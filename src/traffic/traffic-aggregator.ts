@@ -46,10 +46,18 @@ const SERIES_SLOTS = RESPONSE_AT + histogramSlots(BODY_SIZE_BOUNDS);
 const OTHER_CONSUMER: Consumer = Object.freeze({ key: 1, name: 'other', id: 'other' });
 
 /**
+ * Most distinct routes kept apart; later ones share the route `_OTHER`. An app's route table is far smaller; the bound
+ * is for routes a client can name (a GraphQL operation as the route).
+ */
+export const MAX_ROUTES = 1000;
+const OTHER_ROUTE = '_OTHER';
+
+/**
  * Exact traffic aggregates, held in the process: per method × route template × status × consumer, a duration histogram
- * and two body-size histograms. Counting an exchange is two map lookups (route, then a packed integer) and a few increments; a new
- * series or consumer is built once. Cardinality is bounded: methods by the standard list, routes by the app's route
- * table (unmatched requests share one series, raw URLs are never kept), consumers by `maxConsumers`.
+ * and two body-size histograms. Counting an exchange is two map lookups (route, then a packed integer) and a few
+ * increments; a new series or consumer is built once. Cardinality is bounded: methods by the standard list, routes by
+ * the app's route table and MAX_ROUTES (unmatched requests share one series, raw URLs are never kept), consumers by
+ * `maxConsumers`.
  */
 export class TrafficAggregator {
   readonly startTime = Date.now();
@@ -70,13 +78,19 @@ export class TrafficAggregator {
 
   /** Counts one exchange; `group` undefined when it has none. */
   count(measure: TrafficMeasure, group: MetricsGroupInfo | undefined): void {
-    const { route } = measure;
+    let { route } = measure;
     const method = METHOD_INDEX.get(measure.method) ?? 0;
     const status = measure.status >= 0 && measure.status < 1000 ? measure.status | 0 : 0;
     const consumer = group === undefined ? undefined : this.consumerOf(group);
     const key = (method * 1000 + status) * this.consumerSpan + (consumer?.key ?? 0);
     let byKey = this.routes.get(route);
-    if (byKey === undefined) this.routes.set(route, (byKey = new Map()));
+    if (byKey === undefined) {
+      if (this.routes.size >= MAX_ROUTES) {
+        route = OTHER_ROUTE;
+        byKey = this.routes.get(route);
+      }
+      if (byKey === undefined) this.routes.set(route, (byKey = new Map()));
+    }
     let series = byKey.get(key);
     if (series === undefined) {
       series = this.build(METHODS[method]!, route, status, consumer);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { MetricsGroupInfo } from '../../src';
 import { BODY_SIZE_BOUNDS, DURATION_BOUNDS, Histogram } from '../../src/traffic/histogram';
-import { TrafficAggregator } from '../../src/traffic/traffic-aggregator';
+import { MAX_ROUTES, TrafficAggregator } from '../../src/traffic/traffic-aggregator';
 import type { TrafficMeasure } from '../../src/traffic/traffic-measure';
 import { measureExchange } from '../../src/traffic/traffic-measure';
 import type { Exchange } from '../../src/capture/exchange';
@@ -43,6 +43,14 @@ describe('TrafficAggregator', () => {
     );
     assert.ok(snapshot.series.every((s) => s.route === undefined));
     assert.ok(!JSON.stringify(snapshot).includes('key-'), 'raw API keys are never part of the aggregates');
+  });
+
+  it('routes past MAX_ROUTES (client-named, e.g. GraphQL operations) share the route _OTHER', () => {
+    const aggregator = new TrafficAggregator({ maxConsumers: 10 });
+    for (let i = 0; i < MAX_ROUTES + 500; i++) aggregator.count(measure({ route: `query Op${i}` }), undefined);
+    assert.equal(aggregator.seriesCount, MAX_ROUTES + 1);
+    const other = aggregator.snapshot().series.find((s) => s.route === '_OTHER');
+    assert.equal(other?.duration.count, 500);
   });
 
   it('memory stays flat under 1M distinct paths', () => {
