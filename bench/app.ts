@@ -22,7 +22,9 @@ import {
 import { APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MetricsModule, type MetricsModuleOptions, type MetricsTransport } from '../src';
 // A deep import, bench only: `capture-only` swaps the Dispatcher's entry points on the app's instance.
@@ -132,7 +134,20 @@ async function main(): Promise<void> {
       return Promise.resolve();
     };
   }
-  if (variant === 'readmeio') {
+  let logDir: string | undefined;
+  if (variant === 'pino-http') {
+    // One JSON line per request into a file on disk (removed on exit), through pino's asynchronous destination.
+    const pino = requirePeer('pino') as {
+      (options: object, stream: unknown): unknown;
+      destination(options: object): unknown;
+    };
+    const pinoHttp = requirePeer('pino-http') as (
+      options: object,
+    ) => (req: unknown, res: unknown, next: () => void) => void;
+    logDir = mkdtempSync(join(tmpdir(), 'bench-pino-'));
+    const logger = pino({}, pino.destination({ dest: join(logDir, 'requests.log'), sync: false, mkdir: true }));
+    app.use(pinoHttp({ logger }));
+  } else if (variant === 'readmeio') {
     const readme = requirePeer('readmeio') as {
       log(key: string, req: unknown, res: unknown, group: unknown, options: unknown): void;
     };
@@ -174,6 +189,7 @@ async function main(): Promise<void> {
         if (variant === 'capture-only' || variant === '+format' || variant === '+redact') {
           process.stdout.write(`records ${records}\n`);
         }
+        if (logDir) rmSync(logDir, { recursive: true, force: true });
         process.exit(0);
       });
   });

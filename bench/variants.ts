@@ -14,6 +14,9 @@
  * `nestjs-api-metrics-offload` is `nestjs-api-metrics` with `offload: 'worker'` (format, redact and deliver in a worker
  * thread): compare its main-thread CPU with its process CPU. `no-interceptor` is `nestjs-api-metrics` with
  * `interceptor: false`, `offload-no-interceptor` both. They run only when named in `--variants`.
+ *
+ * `pino-http` is a reference, not a peer: a plain request logger (no bodies, no delivery), bare plus pino-http as a
+ * middleware writing one JSON line per request to a file (pino's asynchronous destination), on both adapters.
  */
 export const VARIANTS = [
   'bare',
@@ -28,6 +31,7 @@ export const VARIANTS = [
   'readmeio',
   'moesif-nodejs',
   'apitally',
+  'pino-http',
 ] as const;
 export type Variant = (typeof VARIANTS)[number];
 
