@@ -10,6 +10,8 @@ import { Redactor } from '../redact/redactor';
 import { METRICS_RESOLVED_OPTIONS, METRICS_TRANSPORT } from '../metrics.constants';
 import { MetricsLogger } from '../metrics.logger';
 import type { ResolvedMetricsOptions } from '../metrics.options';
+import { encodedSenderOf, type EncodedSender } from '../interfaces/encoded-transport.interface';
+import { recordWriter, type RecordWriter } from '../write/record-writer';
 import { verdictOf, MetricsDeliveryError } from './delivery-error';
 
 /**
@@ -46,8 +48,14 @@ export interface MetricsStats {
   groupTimeouts: number;
 }
 
-/** One batch: ReadMe records for a MetricsTransport, redacted exchanges for an ExchangeTransport. */
-type Batch = MetricsRecord[] | RedactedExchange[];
+/**
+ * One batch: records already written (built-in transports), ReadMe records for a user's MetricsTransport, redacted
+ * exchanges for an ExchangeTransport.
+ */
+type Batch = Buffer[] | MetricsRecord[] | RedactedExchange[];
+
+/** What the queue holds: a record written once at settle (built-in transports), or the exchange as captured. */
+type Queued = Buffer | CapturedExchange;
 
 const MAX_ATTEMPTS = 4;
 /** Under load more than bufferLength records wait; up to this many go in one call (fewer calls, less overhead). */
@@ -98,7 +106,7 @@ interface Pause {
 @Injectable()
 export class Dispatcher implements OnApplicationShutdown {
   private readonly logger = new MetricsLogger();
-  private queue: CapturedExchange[] = [];
+  private queue: Queued[] = [];
   /** Bytes each queued record holds (its strings), parallel to `queue`, and their sum; and those of records in flight. */
   private queueSizes: number[] = [];
   private queueBytes = 0;
@@ -132,12 +140,21 @@ export class Dispatcher implements OnApplicationShutdown {
    */
   private readonly scope = new AsyncResource('nestjs-api-metrics.dispatcher');
 
+  /**
+   * For a built-in transport: its encoded side and the writer of its wire format. Records are then written once,
+   * when they are queued, and a batch is their concatenation.
+   */
+  private readonly encoded?: { sender: EncodedSender; write: RecordWriter };
+
   constructor(
     @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
     @Inject(METRICS_TRANSPORT) private readonly transport: AnyMetricsTransport,
     private readonly formatter: RecordFormatter,
     private readonly redactor: Redactor,
-  ) {}
+  ) {
+    const sender = encodedSenderOf(transport);
+    if (sender) this.encoded = { sender, write: recordWriter(sender.format, formatter) };
+  }
 
   stats(): MetricsStats {
     return {
@@ -165,7 +182,9 @@ export class Dispatcher implements OnApplicationShutdown {
 
   enqueue(exchange: CapturedExchange): void {
     this.counters.captured++;
-    const size = heldBytes(exchange);
+    const item = this.written(exchange);
+    if (item === undefined) return;
+    const size = this.encoded ? (item as Buffer).length : heldBytes(exchange);
     const { maxQueueSize, maxQueueBytes } = this.options;
     while (
       this.queue.length > 0 &&
@@ -183,7 +202,7 @@ export class Dispatcher implements OnApplicationShutdown {
       this.resolveWaiters();
       return;
     }
-    this.queue.push(exchange);
+    this.queue.push(item);
     this.queueSizes.push(size);
     this.queueBytes += size;
     if (this.queue.length >= this.options.bufferLength) this.scope.runInAsyncScope(this.pump, this, false);
@@ -193,7 +212,25 @@ export class Dispatcher implements OnApplicationShutdown {
   /** backgroundWorkerMode false: deliver one exchange now, bypassing the queue. Resolves when sent or given up on. */
   async deliverNow(exchange: CapturedExchange): Promise<void> {
     this.counters.captured++;
-    await this.deliver([exchange], 2 * heldBytes(exchange));
+    const item = this.written(exchange);
+    if (item === undefined) return;
+    await this.deliver([item], 2 * (this.encoded ? (item as Buffer).length : heldBytes(exchange)));
+  }
+
+  /**
+   * The exchange as the queue holds it: written once, now, for a built-in transport; as captured otherwise (formatted
+   * when its batch goes). Undefined when it cannot be written: counted as failed, logged once.
+   */
+  private written(exchange: CapturedExchange): Queued | undefined {
+    if (!this.encoded) return exchange;
+    try {
+      return this.encoded.write(exchange);
+    } catch (error) {
+      this.counters.failed++;
+      this.logger.errorOnce('format', 'Could not format a record; it was dropped', error);
+      this.resolveWaiters();
+      return undefined;
+    }
   }
 
   /** Resolves when everything captured so far was delivered or given up on. Never rejects. */
@@ -297,21 +334,25 @@ export class Dispatcher implements OnApplicationShutdown {
 
   /** Delivers the `count` oldest queued records in one call. */
   private deliverOldest(count: number): Promise<void> {
-    // In flight, a record is held twice: as captured and as formatted (then serialized) for the call.
+    // In flight, a record is held twice: as queued (captured, or written) and in the batch's body for the call.
     const bytes = 2 * this.queueSizes.slice(0, count).reduce((sum, b) => sum + b, 0);
     return this.deliver(this.take(count), bytes);
   }
 
   /** `bytes`: what the batch holds; counted against `maxQueueBytes` until the call is over. */
-  private async deliver(batch: CapturedExchange[], bytes: number): Promise<void> {
+  private async deliver(batch: Queued[], bytes: number): Promise<void> {
     this.inFlightCalls++;
     this.inFlightRecords += batch.length;
     this.inFlightBytes += bytes;
     try {
-      // Redacted exchanges for a transport that builds its own format (OTLP), ReadMe records for the others.
-      const records: Batch = isExchangeTransport(this.transport)
-        ? await this.formatSliced(batch, (x) => redactExchange(x, this.redactor, this.options))
-        : await this.formatSliced(batch, (x) => this.formatter.format(x));
+      // Written already for a built-in transport; redacted exchanges for a transport that builds its own format
+      // (OTLP), ReadMe records for the others.
+      const exchanges = batch as CapturedExchange[];
+      const records: Batch = this.encoded
+        ? (batch as Buffer[])
+        : isExchangeTransport(this.transport)
+          ? await this.formatSliced(exchanges, (x) => redactExchange(x, this.redactor, this.options))
+          : await this.formatSliced(exchanges, (x) => this.formatter.format(x));
       if (records.length) await this.send(records);
     } catch (error) {
       // A bug of ours must not become an unhandled rejection in the host.
@@ -380,8 +421,9 @@ export class Dispatcher implements OnApplicationShutdown {
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
       try {
-        // Records for a MetricsTransport, exchanges for an ExchangeTransport (chosen in deliver()).
-        await this.transport.send(records as never);
+        // Written records for a built-in transport, records for a MetricsTransport, exchanges for an
+        // ExchangeTransport (chosen in deliver()).
+        await (this.encoded ? this.encoded.sender.send(records as Buffer[]) : this.transport.send(records as never));
         this.counters.sent += records.length;
         this.debug(`delivered ${records.length} records in ${(performance.now() - started).toFixed(1)} ms`);
         return undefined;
@@ -504,7 +546,7 @@ export class Dispatcher implements OnApplicationShutdown {
   }
 
   /** Removes the `count` oldest records from the queue. */
-  private take(count: number): CapturedExchange[] {
+  private take(count: number): Queued[] {
     for (const size of this.queueSizes.splice(0, count)) this.queueBytes -= size;
     return this.queue.splice(0, count);
   }

@@ -5,9 +5,14 @@ import { HttpsProxyAgent } from 'https-proxy-agent';
 import { getProxyForUrl } from 'proxy-from-env';
 import type { MetricsRecord } from '../../interfaces/metrics-record.interface';
 import type { MetricsTransport } from '../../interfaces/metrics-transport.interface';
+import { ENCODED_SENDER, type EncodedSender } from '../../interfaces/encoded-transport.interface';
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../../metrics.constants';
 import { MetricsDeliveryError, parseRetryAfter } from '../delivery-error';
 import { rememberOrigin } from './transport-origin';
+
+const OPEN = Buffer.from('[');
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from(']');
 
 /** Once a batch was sent, its answer is awaited up to this many times `timeout` from the call's start. */
 const ANSWER_TIMEOUT_FACTOR = 3;
@@ -68,7 +73,31 @@ export class ReadmeTransport implements MetricsTransport {
 
   async send(records: MetricsRecord[]): Promise<void> {
     if (this.closed) throw new MetricsDeliveryError('the ReadMe transport is closed (application shutdown)');
-    const body = Buffer.from(JSON.stringify(records));
+    await this.postBatch(Buffer.from(JSON.stringify(records)));
+  }
+
+  /** Built-in only (see encodedSenderOf): records written once, at settle, as their JSON text. */
+  [ENCODED_SENDER](): EncodedSender | undefined {
+    if (this.send !== ReadmeTransport.prototype.send) return undefined;
+    return { format: 'readme-record', send: (records) => this.sendEncoded(records) };
+  }
+
+  /**
+   * A batch of records each already written as JSON text: the body is `[` + their concatenation with `,` + `]`,
+   * byte for byte what `JSON.stringify` of the record objects gives.
+   */
+  private async sendEncoded(records: Buffer[]): Promise<void> {
+    if (this.closed) throw new MetricsDeliveryError('the ReadMe transport is closed (application shutdown)');
+    const parts: Buffer[] = [OPEN];
+    for (let i = 0; i < records.length; i++) {
+      if (i > 0) parts.push(COMMA);
+      parts.push(records[i] as Buffer);
+    }
+    parts.push(CLOSE);
+    await this.postBatch(Buffer.concat(parts));
+  }
+
+  private async postBatch(body: Buffer): Promise<void> {
     const { status, retryAfter } = await this.post(body);
     if (status >= 200 && status < 300) return;
     throw new MetricsDeliveryError(`ReadMe Metrics answered HTTP ${status}`, status, parseRetryAfter(retryAfter));
