@@ -27,8 +27,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MetricsModule, type MetricsModuleOptions, type MetricsTransport } from '../src';
-// A deep import, bench only: `capture-only` swaps the Dispatcher's entry points on the app's instance.
-import { Dispatcher } from '../src/deliver/dispatcher';
+// A deep import, bench only: `capture-only` swaps the record sink's entry points on the app's instance.
+import { RECORD_SINK, type RecordSink } from '../src/interfaces/record-sink.interface';
 import { PAYLOAD, VARIANTS, type Variant } from './variants';
 
 /** The peers live in bench/node_modules, out of the library's dependency tree. */
@@ -125,7 +125,7 @@ async function main(): Promise<void> {
     { logger: ['error'] },
   );
   if (variant === 'capture-only') {
-    const dispatcher = app.get(Dispatcher, { strict: false });
+    const dispatcher = app.get<symbol, RecordSink>(RECORD_SINK, { strict: false });
     dispatcher.enqueue = () => {
       records++;
     };

@@ -14,6 +14,7 @@ import { ReadmeTransport } from './deliver/transports/readme.transport';
 import { RecordFormatter } from './format/record-formatter';
 import type { MetricsModuleOptions } from './interfaces/metrics-options.interface';
 import type { AnyMetricsTransport } from './interfaces/metrics-transport.interface';
+import { RECORD_SINK } from './interfaces/record-sink.interface';
 import { METRICS_RESOLVED_OPTIONS, METRICS_TRANSPORT } from './metrics.constants';
 import { ConfigurableMetricsModule, METRICS_CONFIGURED_BY, METRICS_MODULE_OPTIONS } from './metrics.module-definition';
 import { MetricsOptionsError, resolveMetricsOptions, type ResolvedMetricsOptions } from './metrics.options';
@@ -88,7 +89,7 @@ function whenEnabled(
     RecordFormatter,
     {
       // `offload: 'worker'`: the recorder and MetricsService talk to a stand-in; a worker thread runs the Dispatcher.
-      provide: Dispatcher,
+      provide: RECORD_SINK,
       inject: [METRICS_RESOLVED_OPTIONS, METRICS_TRANSPORT, RecordFormatter, Redactor],
       useFactory: (
         options: ResolvedMetricsOptions,

@@ -8,8 +8,8 @@ import {
 import { Reflector } from '@nestjs/core';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { Dispatcher } from '../deliver/dispatcher';
 import type { CapturedBody, CapturedExchange } from '../interfaces/captured-exchange.interface';
+import { RECORD_SINK, type RecordSink } from '../interfaces/record-sink.interface';
 import type { MetricsGroupFn, MetricsGroupInfo } from '../interfaces/metrics-group.interface';
 import { METRICS_RESOLVED_OPTIONS } from '../metrics.constants';
 import { MetricsLogger } from '../metrics.logger';
@@ -91,7 +91,7 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
   constructor(
     @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
     private readonly reflector: Reflector,
-    private readonly dispatcher: Dispatcher,
+    @Inject(RECORD_SINK) private readonly dispatcher: RecordSink,
   ) {
     this.noRules = defaultRouteRules(options);
     this.exclude = new ExcludeRules(options.exclude);

@@ -1,6 +1,8 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { AsyncResource } from 'node:async_hooks';
 import type { CapturedBody, CapturedExchange } from '../interfaces/captured-exchange.interface';
+import type { MetricsStats } from '../interfaces/metrics-stats.interface';
+import type { RecordSink } from '../interfaces/record-sink.interface';
 import { RecordFormatter } from '../format/record-formatter';
 import type { MetricsRecord } from '../interfaces/metrics-record.interface';
 import { isExchangeTransport, type AnyMetricsTransport } from '../interfaces/metrics-transport.interface';
@@ -13,40 +15,6 @@ import type { ResolvedMetricsOptions } from '../metrics.options';
 import { encodedSenderOf, type EncodedSender } from '../interfaces/encoded-transport.interface';
 import { recordWriter, type RecordWriter } from '../write/record-writer';
 import { verdictOf, MetricsDeliveryError } from './delivery-error';
-
-/**
- * Counters of the delivery pipeline. `captured = sent + failed + dropped + queued + inFlight` at every moment.
- * `dropped` counts records dropped because the queue (`maxQueueSize`, or `maxQueueBytes` counting the queue and the
- * records in flight) was full.
- */
-export interface MetricsStats {
-  /** Exchanges handed to delivery. */
-  captured: number;
-  /** Records the transport accepted. */
-  sent: number;
-  /** Records dropped because the queue was full. */
-  dropped: number;
-  /** Records given up on after retries, or rejected by the collector (`unconfirmed` included). */
-  failed: number;
-  /**
-   * Of `failed`: records sent in full whose answer never came (past the answer deadline, connection closed, reply not
-   * HTTP). The collector may have stored them; they are never resent, so no record arrives twice.
-   */
-  unconfirmed: number;
-  /** Delivery attempts repeated after a retryable failure. */
-  retried: number;
-  /** Records waiting in the queue. */
-  queued: number;
-  /** Records in delivery calls now. */
-  inFlight: number;
-  /** Exchanges not recorded because of `sampleRate` / `@MetricsSample()` (not part of `captured`). */
-  sampledOut: number;
-  /**
-   * Exchanges not recorded because their async group function did not settle within `timeout` ms. They never
-   * reached delivery, so they are not part of `captured`.
-   */
-  groupTimeouts: number;
-}
 
 /**
  * One batch: records already written (built-in transports), ReadMe records for a user's MetricsTransport, redacted
@@ -104,7 +72,7 @@ interface Pause {
  * concurrency, retries with backoff. Nothing here ever throws into the app.
  */
 @Injectable()
-export class Dispatcher implements OnApplicationShutdown {
+export class Dispatcher implements RecordSink, OnApplicationShutdown {
   private readonly logger = new MetricsLogger();
   private queue: Queued[] = [];
   /** Bytes each queued record holds (its strings), parallel to `queue`, and their sum; and those of records in flight. */

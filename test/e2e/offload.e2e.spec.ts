@@ -18,7 +18,7 @@ import {
   type MetricsRecord,
   type MetricsStats,
 } from '../../src';
-import { Dispatcher } from '../../src/deliver/dispatcher';
+import { RECORD_SINK } from '../../src/interfaces/record-sink.interface';
 import { ADAPTERS, startApp, type RunningApp } from '../support/adapters';
 import { captureLogs } from '../support/logs';
 import { assertValidHar, entryOf } from '../support/har';
@@ -292,7 +292,7 @@ for (const adapter of ADAPTERS) {
       await metrics.flush();
       assert.equal(metrics.stats().sent, 3);
       // A message the worker cannot handle makes it throw: as a bug of ours in the worker would.
-      const stand = suite.running.app.get(Dispatcher) as unknown as { thread: { postMessage(m: unknown): void } };
+      const stand = suite.running.app.get(RECORD_SINK) as unknown as { thread: { postMessage(m: unknown): void } };
       stand.thread.postMessage({ type: 'batch', exchanges: null });
       await sleep(300);
       for (let i = 0; i < 4; i++) {

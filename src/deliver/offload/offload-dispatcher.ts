@@ -6,7 +6,9 @@ import type { CapturedExchange } from '../../interfaces/captured-exchange.interf
 import type { AnyMetricsTransport } from '../../interfaces/metrics-transport.interface';
 import { MetricsLogger } from '../../metrics.logger';
 import type { ResolvedMetricsOptions } from '../../metrics.options';
-import { heldBytes, type Dispatcher, type MetricsStats } from '../dispatcher';
+import type { MetricsStats } from '../../interfaces/metrics-stats.interface';
+import type { RecordSink } from '../../interfaces/record-sink.interface';
+import { heldBytes } from '../dispatcher';
 import type { FromWorker, ToWorker, WorkerInit, WorkerState } from './protocol';
 import { describeTransport } from './transport-description';
 
@@ -57,14 +59,7 @@ interface Pending {
  * - A worker that dies is logged once; what it held and every later record are counted as failed. Nothing throws
  *   into the app, and the thread never keeps the process alive (`unref`).
  */
-export class OffloadDispatcher
-  implements
-    Pick<
-      Dispatcher,
-      'enqueue' | 'deliverNow' | 'flush' | 'stats' | 'countSampledOut' | 'countGroupTimeout' | 'onApplicationShutdown'
-    >,
-    OnApplicationShutdown
-{
+export class OffloadDispatcher implements RecordSink, OnApplicationShutdown {
   private readonly logger = new MetricsLogger();
   private buffer: CapturedExchange[] = [];
   private bufferSizes: number[] = [];
