@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { AsyncResource } from 'node:async_hooks';
-import type { CapturedBody, CapturedExchange } from '../interfaces/captured-exchange.interface';
+import type { CapturedExchange } from '../interfaces/captured-exchange.interface';
 import type { MetricsStats } from '../interfaces/metrics-stats.interface';
 import type { RecordSink } from '../interfaces/record-sink.interface';
 import { RecordFormatter } from '../format/record-formatter';
@@ -15,6 +15,10 @@ import type { ResolvedMetricsOptions } from '../metrics.options';
 import { encodedSenderOf, type EncodedSender } from '../interfaces/encoded-transport.interface';
 import { recordWriter, type RecordWriter } from '../write/record-writer';
 import { verdictOf, MetricsDeliveryError } from './delivery-error';
+import { DropWarnings, type DropReport } from './drop-warnings';
+import { heldBytes } from './held-bytes';
+import { nextTurn, seconds, sleep } from './durations';
+import { RecordQueue } from './record-queue';
 
 /**
  * One batch: records already written (built-in transports), ReadMe records for a user's MetricsTransport, redacted
@@ -38,7 +42,6 @@ const MIN_CALL_GAP_MS = 50;
 const FORMAT_SLICE_MS = 1;
 const BASE_BACKOFF_MS = 200;
 const MAX_BACKOFF_MS = 10_000;
-const DROP_WARNING_INTERVAL_MS = 60_000;
 /**
  * After a 401/403 the next call waits PROBE_FACTOR x max(timeout, flushInterval) (30 s with the defaults, at least
  * MIN_PROBE_MS), doubling after each rejected probe up to MAX_PROBE_MS; a probe carries at most PROBE_BATCH records.
@@ -47,8 +50,6 @@ const PROBE_FACTOR = 10;
 const MIN_PROBE_MS = 1_000;
 const MAX_PROBE_MS = 10 * 60_000;
 const PROBE_BATCH = 10;
-
-type QueueBound = 'maxQueueSize' | 'maxQueueBytes';
 
 /** Delivery stopped because the collector rejected the API key; a probe call tries it again later. */
 interface Pause {
@@ -74,10 +75,9 @@ interface Pause {
 @Injectable()
 export class Dispatcher implements RecordSink, OnApplicationShutdown {
   private readonly logger = new MetricsLogger();
-  private queue: Queued[] = [];
-  /** Bytes each queued record holds (its strings), parallel to `queue`, and their sum; and those of records in flight. */
-  private queueSizes: number[] = [];
-  private queueBytes = 0;
+  /** Records waiting, with the bytes each holds (its Buffer, or the strings of a captured exchange). */
+  private readonly queue = new RecordQueue<Queued>();
+  /** Bytes held by the records in flight. */
   private inFlightBytes = 0;
   private groupTimeouts = 0;
   private timer?: NodeJS.Timeout;
@@ -87,10 +87,7 @@ export class Dispatcher implements RecordSink, OnApplicationShutdown {
   private inFlightRecords = 0;
   private inFlightCalls = 0;
   private pause?: Pause;
-  private lastDropWarning = -Infinity;
-  /** Records dropped since the last warning, by the bound that dropped them. */
-  private readonly pendingDrops: Record<QueueBound, number> = { maxQueueSize: 0, maxQueueBytes: 0 };
-  private dropTimer?: NodeJS.Timeout;
+  private readonly drops = new DropWarnings((report) => this.warnDropped(report));
   private readonly counters = {
     captured: 0,
     sent: 0,
@@ -135,7 +132,7 @@ export class Dispatcher implements RecordSink, OnApplicationShutdown {
 
   /** Bytes held by the queue and the calls in flight, as counted against `maxQueueBytes` (offload reports it). */
   bytesHeld(): number {
-    return this.queueBytes + this.inFlightBytes;
+    return this.queue.bytes + this.inFlightBytes;
   }
 
   /** An exchange was not recorded: its group function did not settle within `timeout`. */
@@ -156,23 +153,21 @@ export class Dispatcher implements RecordSink, OnApplicationShutdown {
     const { maxQueueSize, maxQueueBytes } = this.options;
     while (
       this.queue.length > 0 &&
-      (this.queue.length >= maxQueueSize || this.queueBytes + this.inFlightBytes + size > maxQueueBytes)
+      (this.queue.length >= maxQueueSize || this.queue.bytes + this.inFlightBytes + size > maxQueueBytes)
     ) {
       const bound = this.queue.length >= this.options.maxQueueSize ? 'maxQueueSize' : 'maxQueueBytes';
-      this.take(1);
+      this.queue.take(1);
       this.counters.dropped++;
-      this.warnDropped(bound);
+      this.drops.note(bound);
     }
     // Records in flight alone fill the bound: the new one cannot be held either.
     if (this.inFlightBytes + size > maxQueueBytes && this.inFlightBytes > 0) {
       this.counters.dropped++;
-      this.warnDropped('maxQueueBytes');
+      this.drops.note('maxQueueBytes');
       this.resolveWaiters();
       return;
     }
-    this.queue.push(item);
-    this.queueSizes.push(size);
-    this.queueBytes += size;
+    this.queue.push(item, size);
     if (this.queue.length >= this.options.bufferLength) this.scope.runInAsyncScope(this.pump, this, false);
     else if (!this.timer) this.scope.runInAsyncScope(this.armTimer, this);
   }
@@ -221,7 +216,7 @@ export class Dispatcher implements RecordSink, OnApplicationShutdown {
     clearTimeout(timeout);
     this.clearTimer();
     if (this.pause?.timer) clearTimeout(this.pause.timer);
-    this.reportDrops();
+    this.drops.report();
     if (timedOut) {
       this.logger.warn(
         `Shutdown: ${this.queue.length + this.inFlightRecords} records not delivered within ${this.options.shutdownTimeout} ms`,
@@ -303,8 +298,8 @@ export class Dispatcher implements RecordSink, OnApplicationShutdown {
   /** Delivers the `count` oldest queued records in one call. */
   private deliverOldest(count: number): Promise<void> {
     // In flight, a record is held twice: as queued (captured, or written) and in the batch's body for the call.
-    const bytes = 2 * this.queueSizes.slice(0, count).reduce((sum, b) => sum + b, 0);
-    return this.deliver(this.take(count), bytes);
+    const bytes = 2 * this.queue.bytesOfOldest(count);
+    return this.deliver(this.queue.take(count), bytes);
   }
 
   /** `bytes`: what the batch holds; counted against `maxQueueBytes` until the call is over. */
@@ -509,14 +504,8 @@ export class Dispatcher implements RecordSink, OnApplicationShutdown {
   private failQueued(reason: string): void {
     this.counters.failed += this.queue.length;
     this.debug(`${this.queue.length} queued records given up: ${reason}`);
-    this.take(this.queue.length);
+    this.queue.takeAll();
     this.resolveWaiters();
-  }
-
-  /** Removes the `count` oldest records from the queue. */
-  private take(count: number): Queued[] {
-    for (const size of this.queueSizes.splice(0, count)) this.queueBytes -= size;
-    return this.queue.splice(0, count);
   }
 
   private resolveWaiters(): void {
@@ -528,76 +517,20 @@ export class Dispatcher implements RecordSink, OnApplicationShutdown {
     });
   }
 
-  /** Counts a drop; the first of a quiet minute is logged at once, the rest when the minute ends (or at shutdown). */
-  private warnDropped(bound: QueueBound): void {
-    this.pendingDrops[bound]++;
-    const wait = this.lastDropWarning + DROP_WARNING_INTERVAL_MS - Date.now();
-    if (wait <= 0) {
-      this.reportDrops();
-    } else if (!this.dropTimer) {
-      this.dropTimer = setTimeout(() => this.reportDrops(), wait);
-      this.dropTimer.unref();
-    }
-  }
-
-  /** Logs the drops not reported yet: how many, and which bound dropped them. */
-  private reportDrops(): void {
-    if (this.dropTimer) clearTimeout(this.dropTimer);
-    this.dropTimer = undefined;
-    const { maxQueueSize: bySize, maxQueueBytes: byBytes } = this.pendingDrops;
-    if (bySize + byBytes === 0) return;
+  /** The Dispatcher's wording of a drop warning (DropWarnings throttles them). */
+  private warnDropped({ bySize, byBytes, since }: DropReport): void {
     const size = `maxQueueSize = ${this.options.maxQueueSize} records`;
     const bytes = `maxQueueBytes = ${this.options.maxQueueBytes} bytes`;
     const bounds =
       bySize && byBytes ? `${size}: ${bySize} dropped; ${bytes}: ${byBytes} dropped` : bySize ? size : bytes;
-    const since = Number.isFinite(this.lastDropWarning)
-      ? `in the last ${seconds(Date.now() - this.lastDropWarning)}`
-      : 'since start';
     const why = this.pause ? `, delivery paused (HTTP ${this.pause.status})` : '';
     this.logger.warn(
       `Metrics queue full (${bounds}${why}): dropped ${bySize + byBytes} oldest records ${since}; ` +
         `${this.counters.dropped} dropped in all.`,
     );
-    this.pendingDrops.maxQueueSize = 0;
-    this.pendingDrops.maxQueueBytes = 0;
-    this.lastDropWarning = Date.now();
   }
 
   private debug(message: string): void {
     if (this.options.debug) this.logger.debug(message);
   }
-}
-
-/**
- * What a record holds in memory: bodies were cut to `maxBodyBytes` at capture and every field is a string, so this
- * is their length (2 bytes a character: V8 keeps non-Latin-1 strings as UTF-16) plus a fixed overhead for the
- * objects and the strings Node shares with the request (headers). While in flight, a record also has its formatted
- * form, counted by the same figure again.
- */
-export function heldBytes(x: CapturedExchange): number {
-  let bytes = 1024 + bodyBytes(x.requestBody) + bodyBytes(x.responseBody) + 2 * (x.responseHead?.length ?? 0);
-  for (const header of x.requestHeaders) bytes += 2 * header.length;
-  for (const header of x.responseHeaders) bytes += 2 * header.length;
-  if (x.outgoing) for (const call of x.outgoing) bytes += heldBytes(call);
-  if (x.errors) for (const e of x.errors) bytes += 2 * (e.message.length + (e.stackTrace?.length ?? 0));
-  return bytes;
-}
-
-function bodyBytes(body: CapturedBody | undefined): number {
-  return body ? 2 * body.text.length : 0;
-}
-
-/** Lets pending I/O (the app's requests) run before going on. */
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** "30 s", "1.5 s", "10 min". */
-function seconds(ms: number): string {
-  if (ms >= 120_000) return `${Math.round(ms / 60_000)} min`;
-  return `${Number((ms / 1000).toFixed(ms < 10_000 ? 1 : 0))} s`;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
