@@ -18,6 +18,7 @@ import { RECORD_SINK } from './interfaces/record-sink.interface';
 import { METRICS_RESOLVED_OPTIONS, METRICS_TRANSPORT } from './metrics.constants';
 import { ConfigurableMetricsModule, METRICS_CONFIGURED_BY, METRICS_MODULE_OPTIONS } from './metrics.module-definition';
 import { MetricsOptionsError, resolveMetricsOptions, type ResolvedMetricsOptions } from './metrics.options';
+import { MetricsLogger } from './metrics.logger';
 import { MetricsService } from './metrics.service';
 import { Redactor } from './redact/redactor';
 
@@ -86,9 +87,13 @@ function whenEnabled(
         );
       },
     },
-    RecordFormatter,
     {
-      // `offload: 'worker'`: the recorder and MetricsService talk to a stand-in; a worker thread runs the Dispatcher.
+      provide: RecordFormatter,
+      inject: [METRICS_RESOLVED_OPTIONS, Redactor],
+      useFactory: (options: ResolvedMetricsOptions, redactor: Redactor) => new RecordFormatter(options, redactor),
+    },
+    {
+      // `offload: 'worker'`: the recorder and MetricsService talk to OffloadDispatcher; a worker thread runs the core.
       provide: RECORD_SINK,
       inject: [METRICS_RESOLVED_OPTIONS, METRICS_TRANSPORT, RecordFormatter, Redactor],
       useFactory: (
@@ -99,7 +104,7 @@ function whenEnabled(
       ) =>
         options.enabled && options.offload === 'worker'
           ? OffloadDispatcher.start(options, transport)
-          : new Dispatcher(options, transport, formatter, redactor),
+          : new Dispatcher(options, transport, formatter, redactor, new MetricsLogger()),
     },
     ExchangeRecorder,
     ExpressHooks,

@@ -1,16 +1,15 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { AsyncResource } from 'node:async_hooks';
 import type { CapturedExchange } from '../interfaces/captured-exchange.interface';
 import type { MetricsStats } from '../interfaces/metrics-stats.interface';
 import type { RecordSink } from '../interfaces/record-sink.interface';
-import { RecordFormatter } from '../format/record-formatter';
+import type { RecordFormatter } from '../format/record-formatter';
 import type { MetricsRecord } from '../interfaces/metrics-record.interface';
 import { isExchangeTransport, type AnyMetricsTransport } from '../interfaces/metrics-transport.interface';
 import type { RedactedExchange } from '../interfaces/redacted-exchange.interface';
 import { redactExchange } from '../format/redacted-exchange';
-import { Redactor } from '../redact/redactor';
-import { METRICS_RESOLVED_OPTIONS, METRICS_TRANSPORT } from '../metrics.constants';
-import { MetricsLogger } from '../metrics.logger';
+import type { Redactor } from '../redact/redactor';
+import { OnceLogger } from '../core-logger';
+import type { CoreLogger } from '../interfaces/core-logger.interface';
 import type { ResolvedMetricsOptions } from '../metrics.options';
 import { encodedSenderOf, type EncodedSender } from '../interfaces/encoded-transport.interface';
 import { recordWriter, type RecordWriter } from '../write/record-writer';
@@ -72,9 +71,8 @@ interface Pause {
  * Batches captured exchanges and delivers them in the background: bounded queue (oldest dropped first), bounded
  * concurrency, retries with backoff. Nothing here ever throws into the app.
  */
-@Injectable()
-export class Dispatcher implements RecordSink, OnApplicationShutdown {
-  private readonly logger = new MetricsLogger();
+export class Dispatcher implements RecordSink {
+  private readonly logger: OnceLogger;
   /** Records waiting, with the bytes each holds (its Buffer, or the strings of a captured exchange). */
   private readonly queue = new RecordQueue<Queued>();
   /** Bytes held by the records in flight. */
@@ -112,11 +110,13 @@ export class Dispatcher implements RecordSink, OnApplicationShutdown {
   private readonly encoded?: { sender: EncodedSender; write: RecordWriter };
 
   constructor(
-    @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
-    @Inject(METRICS_TRANSPORT) private readonly transport: AnyMetricsTransport,
+    private readonly options: ResolvedMetricsOptions,
+    private readonly transport: AnyMetricsTransport,
     private readonly formatter: RecordFormatter,
     private readonly redactor: Redactor,
+    logger: CoreLogger,
   ) {
+    this.logger = new OnceLogger(logger);
     const sender = encodedSenderOf(transport);
     if (sender) this.encoded = { sender, write: recordWriter(sender.format, formatter) };
   }
@@ -206,6 +206,10 @@ export class Dispatcher implements RecordSink, OnApplicationShutdown {
     return done;
   }
 
+  /**
+   * The last flush (bounded by `shutdownTimeout`), then the transport is closed. Nest calls it at application shutdown
+   * (the shell registers this instance as a provider); the offload worker calls it on the main thread's request.
+   */
   async onApplicationShutdown(): Promise<void> {
     let timeout: NodeJS.Timeout | undefined;
     const gaveUp = new Promise<boolean>((resolve) => {
