@@ -4,7 +4,7 @@
  * Usage (from the repo root, after `npm run build:test`): node dist/bench/app.js <variant> <express|fastify>
  * Env: PORT, SINK_URL. Prints "ready <port>" once listening. On SIGTERM it closes the app (the module flushes what it
  * holds), prints "records <n>" for the variants that keep records in the process (`capture-only`: exchanges the
- * Dispatcher was handed; `+format`, `+redact`: records the no-op transport was sent), and exits.
+ * record sink was handed; `+format`, `+redact`: records in the batches it discarded), and exits.
  */
 import 'reflect-metadata';
 import {
@@ -26,7 +26,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MetricsModule, type MetricsModuleOptions, type MetricsTransport } from '../src';
+import { MetricsModule, type MetricsModuleOptions } from '../src';
 // A deep import, bench only: `capture-only` swaps the record sink's entry points on the app's instance.
 import { RECORD_SINK, type RecordSink } from '../src/interfaces/record-sink.interface';
 import { PAYLOAD, VARIANTS, type Variant } from './variants';
@@ -67,14 +67,6 @@ class NoopInterceptor implements NestInterceptor {
 /** Records kept in this process by the ablation variants (printed on exit). */
 let records = 0;
 
-/** `+format` and `+redact` deliver here: `send` resolves at once. */
-const noopTransport: MetricsTransport = {
-  send(batch) {
-    records += batch.length;
-    return Promise.resolve();
-  },
-};
-
 const RULES = ['$.user.password', '$.card.number'];
 
 function metricsOptions(variant: Variant, sink: string): MetricsModuleOptions | undefined {
@@ -95,10 +87,11 @@ function metricsOptions(variant: Variant, sink: string): MetricsModuleOptions | 
         }),
         ...((variant === 'no-interceptor' || variant === 'offload-no-interceptor') && { interceptor: false }),
       };
+    // The built-in ReadMe transport, so records take the write-once path; its sender is cut off after start-up.
     case '+format':
-      return { transport: noopTransport, group, redactDefaults: false };
+      return { apiKey: 'bench-project-key', baseUrl: sink, group, redactDefaults: false };
     case '+redact':
-      return { transport: noopTransport, group, redactRequestBody: RULES, redactResponseBody: RULES };
+      return { apiKey: 'bench-project-key', baseUrl: sink, group, redactRequestBody: RULES, redactResponseBody: RULES };
     default:
       return undefined;
   }
@@ -124,13 +117,23 @@ async function main(): Promise<void> {
     (adapter === 'fastify' ? new FastifyAdapter() : new ExpressAdapter()) as never,
     { logger: ['error'] },
   );
+  const dispatcher = () => app.get<symbol, RecordSink>(RECORD_SINK, { strict: false });
   if (variant === 'capture-only') {
-    const dispatcher = app.get<symbol, RecordSink>(RECORD_SINK, { strict: false });
-    dispatcher.enqueue = () => {
+    const sink = dispatcher();
+    sink.enqueue = () => {
       records++;
     };
-    dispatcher.deliverNow = () => {
+    sink.deliverNow = () => {
       records++;
+      return Promise.resolve();
+    };
+  } else if (variant === '+format' || variant === '+redact') {
+    // Records are written (redacted, escaped, encoded) when they settle and queued; the batches are discarded.
+    const sender = (dispatcher() as unknown as { encoded?: { sender: { send(batch: Buffer[]): Promise<void> } } })
+      .encoded?.sender;
+    if (!sender) throw new Error('the bench expects the write-once path of the built-in ReadMe transport');
+    sender.send = (batch) => {
+      records += batch.length;
       return Promise.resolve();
     };
   }
