@@ -16,7 +16,8 @@ import { recordWriter, type RecordWriter } from '../write/record-writer';
 import { verdictOf, MetricsDeliveryError } from './delivery-error';
 import { DropWarnings, type DropReport } from './drop-warnings';
 import { heldBytes } from './held-bytes';
-import { nextTurn, seconds, sleep } from './durations';
+import { KeyPause } from './key-pause';
+import { nextTurn, sleep } from './durations';
 import { RecordQueue } from './record-queue';
 
 /**
@@ -42,32 +43,6 @@ const FORMAT_SLICE_MS = 1;
 const BASE_BACKOFF_MS = 200;
 const MAX_BACKOFF_MS = 10_000;
 /**
- * After a 401/403 the next call waits PROBE_FACTOR x max(timeout, flushInterval) (30 s with the defaults, at least
- * MIN_PROBE_MS), doubling after each rejected probe up to MAX_PROBE_MS; a probe carries at most PROBE_BATCH records.
- */
-const PROBE_FACTOR = 10;
-const MIN_PROBE_MS = 1_000;
-const MAX_PROBE_MS = 10 * 60_000;
-const PROBE_BATCH = 10;
-
-/** Delivery stopped because the collector rejected the API key; a probe call tries it again later. */
-interface Pause {
-  status: number;
-  since: number;
-  /** ms between the last rejection and the next probe. */
-  delay: number;
-  /** Set by the probe timer (not a clock comparison: a timer may fire a fraction of a ms early). */
-  probeDue: boolean;
-  /** A probe batch was taken from the queue / a call claimed the probe. */
-  probeLaunched: boolean;
-  probing: boolean;
-  timer?: NodeJS.Timeout;
-  /** Counters when the pause began, to say what it cost when it ends. */
-  failedBefore: number;
-  droppedBefore: number;
-}
-
-/**
  * Batches captured exchanges and delivers them in the background: bounded queue (oldest dropped first), bounded
  * concurrency, retries with backoff. Nothing here ever throws into the app.
  */
@@ -84,7 +59,8 @@ export class Dispatcher implements RecordSink {
   private lastCallAt = -Infinity;
   private inFlightRecords = 0;
   private inFlightCalls = 0;
-  private pause?: Pause;
+  /** Set while the collector rejects the API key (401/403): only probes call. */
+  private readonly keyPause: KeyPause;
   private readonly drops = new DropWarnings((report) => this.warnDropped(report));
   private readonly counters = {
     captured: 0,
@@ -117,6 +93,11 @@ export class Dispatcher implements RecordSink {
     logger: CoreLogger,
   ) {
     this.logger = new OnceLogger(logger);
+    this.keyPause = new KeyPause(options, this.logger, {
+      counters: this.counters,
+      wake: (all) => this.pump(all || this.waiters.length > 0),
+      stopTimers: () => this.clearTimer(),
+    });
     const sender = encodedSenderOf(transport);
     if (sender) this.encoded = { sender, write: recordWriter(sender.format, formatter) };
   }
@@ -219,7 +200,7 @@ export class Dispatcher implements RecordSink {
     const timedOut = await Promise.race([this.flush().then(() => false), gaveUp]);
     clearTimeout(timeout);
     this.clearTimer();
-    if (this.pause?.timer) clearTimeout(this.pause.timer);
+    this.keyPause.clear();
     this.drops.report();
     if (timedOut) {
       this.logger.warn(
@@ -266,7 +247,7 @@ export class Dispatcher implements RecordSink {
   /** Starts delivery calls while there is room; `all` also sends a partial batch. */
   private pump(all: boolean): void {
     const { bufferLength, maxConcurrentRequests } = this.options;
-    if (this.pause) return this.pumpPaused();
+    if (this.keyPause.current) return this.pumpPaused();
     while (this.inFlightCalls < maxConcurrentRequests && this.queue.length > 0) {
       if (!all && this.queue.length < bufferLength) break;
       const now = performance.now();
@@ -284,7 +265,7 @@ export class Dispatcher implements RecordSink {
 
   /** While the key is rejected: one small probe batch once its time came, nothing else. */
   private pumpPaused(): void {
-    const pause = this.pause;
+    const pause = this.keyPause.current;
     if (!pause) return;
     if (this.waiters.length) {
       // flush() and shutdown cannot wait for the next probe (up to MAX_PROBE_MS away).
@@ -293,7 +274,7 @@ export class Dispatcher implements RecordSink {
     }
     if (pause.probeLaunched || this.queue.length === 0 || !pause.probeDue) return;
     pause.probeLaunched = true;
-    void this.deliverOldest(Math.min(PROBE_BATCH, this.options.bufferLength, this.queue.length)).then(() => {
+    void this.deliverOldest(Math.min(this.keyPause.probeSize, this.queue.length)).then(() => {
       pause.probeLaunched = false;
       this.pump(this.waiters.length > 0);
     });
@@ -356,7 +337,7 @@ export class Dispatcher implements RecordSink {
    * accepted is never sent again, and neither is one it may have received without answering (`unconfirmed`).
    */
   private async send(records: Batch): Promise<void> {
-    const pause = this.pause;
+    const pause = this.keyPause.current;
     if (pause) {
       // Only the probe may call while the key is rejected; anything else is given up without a call.
       if (pause.probing || !pause.probeDue) {
@@ -372,10 +353,10 @@ export class Dispatcher implements RecordSink {
     } finally {
       if (pause) {
         pause.probing = false;
-        if (rejected === undefined) this.resume(pause);
-        else this.pauseAgain(pause, rejected, tally.failed);
+        if (rejected === undefined) this.keyPause.resume(pause);
+        else this.keyPause.again(pause, rejected, tally.failed);
       } else if (rejected !== undefined) {
-        this.startPause(rejected, tally.failed);
+        this.keyPause.start(rejected, tally.failed);
       }
     }
   }
@@ -397,7 +378,11 @@ export class Dispatcher implements RecordSink {
       } catch (error) {
         const verdict = verdictOf(error);
         this.debug(`delivery of ${records.length} records failed (${(error as Error)?.message}), ${verdict}`);
-        if (verdict === 'retry' && attempt < MAX_ATTEMPTS && (!this.pause || this.pause.probing)) {
+        if (
+          verdict === 'retry' &&
+          attempt < MAX_ATTEMPTS &&
+          (!this.keyPause.current || this.keyPause.current.probing)
+        ) {
           this.counters.retried++;
           await sleep(this.backoff(attempt, error));
           continue;
@@ -427,70 +412,6 @@ export class Dispatcher implements RecordSink {
         return undefined;
       }
     }
-  }
-
-  /** First rejection of the key: stop calling, give the queue a chance at the first probe. */
-  private startPause(status: number, failed: number): void {
-    if (this.pause) return; // a call that started before the pause; its records are counted already
-    const delay = Math.min(
-      MAX_PROBE_MS,
-      Math.max(MIN_PROBE_MS, PROBE_FACTOR * Math.max(this.options.timeout, this.options.flushInterval)),
-    );
-    this.pause = {
-      status,
-      since: performance.now(),
-      delay,
-      probeDue: false,
-      probeLaunched: false,
-      probing: false,
-      failedBefore: this.counters.failed - failed,
-      droppedBefore: this.counters.dropped,
-    };
-    this.clearTimer();
-    this.scheduleProbe(this.pause);
-    this.logger.error(
-      `The collector rejected the API key (HTTP ${status}): check the apiKey option. ${failed} records given up; ` +
-        `delivery is paused, next try in ${seconds(delay)} with at most ${this.probeSize()} records. Records captured ` +
-        'meanwhile wait in the queue (maxQueueSize/maxQueueBytes still apply). The app keeps running.',
-    );
-  }
-
-  private pauseAgain(pause: Pause, status: number, failed: number): void {
-    pause.status = status;
-    pause.delay = Math.min(MAX_PROBE_MS, pause.delay * 2);
-    this.scheduleProbe(pause);
-    this.logger.warn(
-      `The API key is still rejected (HTTP ${status}): ${failed} more records given up ` +
-        `(${this.counters.failed - pause.failedBefore} since delivery paused); next try in ${seconds(pause.delay)}.`,
-    );
-  }
-
-  private resume(pause: Pause): void {
-    if (this.pause !== pause) return;
-    if (pause.timer) clearTimeout(pause.timer);
-    this.pause = undefined;
-    this.logger.log(
-      `The collector accepts the API key again: delivery resumed after ${seconds(performance.now() - pause.since)} ` +
-        `paused (${this.counters.failed - pause.failedBefore} records given up, ` +
-        `${this.counters.dropped - pause.droppedBefore} dropped from the full queue meanwhile).`,
-    );
-    // The caller's pump() follows; a sync-mode probe (deliverNow) has no pump behind it.
-    setImmediate(() => this.pump(this.waiters.length > 0)).unref();
-  }
-
-  private scheduleProbe(pause: Pause): void {
-    pause.probeDue = false;
-    if (pause.timer) clearTimeout(pause.timer);
-    pause.timer = setTimeout(() => {
-      pause.timer = undefined;
-      pause.probeDue = true;
-      this.pump(true);
-    }, pause.delay);
-    pause.timer.unref();
-  }
-
-  private probeSize(): number {
-    return Math.min(PROBE_BATCH, this.options.bufferLength);
   }
 
   private giveUp(records: Batch, reason: string): void {
@@ -527,7 +448,8 @@ export class Dispatcher implements RecordSink {
     const bytes = `maxQueueBytes = ${this.options.maxQueueBytes} bytes`;
     const bounds =
       bySize && byBytes ? `${size}: ${bySize} dropped; ${bytes}: ${byBytes} dropped` : bySize ? size : bytes;
-    const why = this.pause ? `, delivery paused (HTTP ${this.pause.status})` : '';
+    const pause = this.keyPause.current;
+    const why = pause ? `, delivery paused (HTTP ${pause.status})` : '';
     this.logger.warn(
       `Metrics queue full (${bounds}${why}): dropped ${bySize + byBytes} oldest records ${since}; ` +
         `${this.counters.dropped} dropped in all.`,
