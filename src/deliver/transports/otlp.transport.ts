@@ -1,15 +1,11 @@
 import { createRequire } from 'node:module';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { HttpProxyAgent } from 'http-proxy-agent';
-import { HttpsProxyAgent } from 'https-proxy-agent';
-import { getProxyForUrl } from 'proxy-from-env';
 import { buildSpans, type SpanBuilderOptions } from '../../format/otlp/span-builder';
 import type { ReadableSpanLike, ResourceLike, SpanAttributeValue } from '../../format/otlp/span';
 import type { ExchangeTransport } from '../../interfaces/metrics-transport.interface';
 import type { RedactedExchange } from '../../interfaces/redacted-exchange.interface';
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../../metrics.constants';
 import { MetricsDeliveryError, parseRetryAfter } from '../delivery-error';
+import { HttpSender } from '../http-sender';
 import { rememberOrigin } from './transport-origin';
 
 export type OtlpProtocol = 'http/protobuf' | 'http/json' | 'grpc';
@@ -128,7 +124,7 @@ export class OtlpTransport implements ExchangeTransport {
   protected readonly settings: ResolvedOtlp;
   private readonly serializer: TraceSerializer;
   private readonly spanOptions: SpanBuilderOptions;
-  private agent?: HttpAgent;
+  private http?: HttpSender;
   private grpc?: { module: GrpcModule; client?: GrpcClient };
   /** The OpenTelemetry context API and suppressTracing, from the transformer's own dependencies (global-safe). */
   private readonly suppression: { api?: OtelApi; core?: OtelCore };
@@ -153,13 +149,22 @@ export class OtlpTransport implements ExchangeTransport {
         ),
       };
     } else {
-      const url = new URL(this.url);
-      const https = url.protocol === 'https:';
-      const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 4 };
-      const proxy = options.proxy === undefined ? getProxyForUrl(url.href) : options.proxy;
-      if (proxy)
-        this.agent = https ? new HttpsProxyAgent(proxy, agentOptions) : new HttpProxyAgent(proxy, agentOptions);
-      else this.agent = https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
+      // The same sender as ReadMe's, but a batch written in full and never answered is sent again (see HttpSender).
+      // The whole call, answer included, stays bounded by `timeout`, as the OpenTelemetry exporters bound theirs.
+      this.http = new HttpSender({
+        url: new URL(this.url),
+        headers: {
+          ...this.settings.headers,
+          'content-type': this.protocol === 'http/json' ? 'application/json' : 'application/x-protobuf',
+          'user-agent': `${PACKAGE_NAME}/${PACKAGE_VERSION}`,
+        },
+        timeout: this.settings.timeout,
+        answerTimeout: this.settings.timeout,
+        maxSockets: options.maxSockets,
+        proxy: options.proxy,
+        peer: 'OTLP collector',
+        unanswered: 'resend',
+      });
     }
   }
 
@@ -219,7 +224,7 @@ export class OtlpTransport implements ExchangeTransport {
   }
 
   async close(): Promise<void> {
-    this.agent?.destroy();
+    this.http?.close();
     this.grpc?.client?.close();
     if (this.grpc) this.grpc.client = undefined;
   }
@@ -267,62 +272,10 @@ export class OtlpTransport implements ExchangeTransport {
     };
   }
 
-  private sendHttp(body: Buffer): Promise<void> {
-    const url = new URL(this.url);
-    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const contentType = this.protocol === 'http/json' ? 'application/json' : 'application/x-protobuf';
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const finish = (error?: Error) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(deadline);
-        if (error) reject(error);
-        else resolve();
-      };
-      const fail = (error: Error) =>
-        finish(
-          new MetricsDeliveryError(
-            `OTLP collector could not be reached (${(error as NodeJS.ErrnoException).code ?? 'network error'}: ${error.message})`,
-          ),
-        );
-      const req = request(
-        url,
-        {
-          method: 'POST',
-          agent: this.agent,
-          headers: {
-            ...this.settings.headers,
-            'content-type': contentType,
-            'content-length': String(body.length),
-            'user-agent': `${PACKAGE_NAME}/${PACKAGE_VERSION}`,
-          },
-        },
-        (res: IncomingMessage) => {
-          const status = res.statusCode ?? 0;
-          const retryAfter = res.headers['retry-after'];
-          res.on('error', fail);
-          res.on('close', () => {
-            if (!res.complete) fail(new Error('the connection closed before the reply ended'));
-          });
-          res.on('end', () => {
-            if (status >= 200 && status < 300) finish();
-            else
-              finish(
-                new MetricsDeliveryError(`OTLP collector answered HTTP ${status}`, status, parseRetryAfter(retryAfter)),
-              );
-          });
-          res.resume(); // the reply body (partial success details) is drained, never kept
-        },
-      );
-      // The whole call, reply included, is bounded (a socket timeout would only bound idle gaps).
-      const deadline = setTimeout(() => {
-        req.destroy(Object.assign(new Error(`timeout of ${this.settings.timeout} ms exceeded`), { code: 'ETIMEDOUT' }));
-      }, this.settings.timeout);
-      deadline.unref();
-      req.on('error', fail);
-      req.end(body);
-    });
+  private async sendHttp(body: Buffer): Promise<void> {
+    const { status, retryAfter } = await this.http!.post(body);
+    if (status >= 200 && status < 300) return;
+    throw new MetricsDeliveryError(`OTLP collector answered HTTP ${status}`, status, parseRetryAfter(retryAfter));
   }
 
   private sendGrpc(body: Buffer): Promise<void> {
