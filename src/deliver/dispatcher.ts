@@ -13,11 +13,11 @@ import type { CoreLogger } from '../interfaces/core-logger.interface';
 import type { ResolvedMetricsOptions } from '../metrics.options';
 import { encodedSenderOf, type EncodedSender } from '../interfaces/encoded-transport.interface';
 import { recordWriter, type RecordWriter } from '../write/record-writer';
-import { verdictOf, MetricsDeliveryError } from './delivery-error';
 import { DropWarnings, type DropReport } from './drop-warnings';
 import { heldBytes } from './held-bytes';
 import { KeyPause } from './key-pause';
-import { nextTurn, sleep } from './durations';
+import { BatchAttempts } from './batch-attempts';
+import { nextTurn } from './durations';
 import { RecordQueue } from './record-queue';
 
 /**
@@ -29,7 +29,6 @@ type Batch = Buffer[] | MetricsRecord[] | RedactedExchange[];
 /** What the queue holds: a record written once at settle (built-in transports), or the exchange as captured. */
 type Queued = Buffer | CapturedExchange;
 
-const MAX_ATTEMPTS = 4;
 /** Under load more than bufferLength records wait; up to this many go in one call (fewer calls, less overhead). */
 const MAX_BATCH = 100;
 /**
@@ -40,8 +39,6 @@ const MAX_BATCH = 100;
 const MIN_CALL_GAP_MS = 50;
 /** Formatting yields to the event loop after this long, so a big batch never holds up requests for long. */
 const FORMAT_SLICE_MS = 1;
-const BASE_BACKOFF_MS = 200;
-const MAX_BACKOFF_MS = 10_000;
 /**
  * Batches captured exchanges and delivers them in the background: bounded queue (oldest dropped first), bounded
  * concurrency, retries with backoff. Nothing here ever throws into the app.
@@ -61,6 +58,8 @@ export class Dispatcher implements RecordSink {
   private inFlightCalls = 0;
   /** Set while the collector rejects the API key (401/403): only probes call. */
   private readonly keyPause: KeyPause;
+  /** One batch's calls: retries with backoff, splits, the verdict on each failure. */
+  private readonly attempts: BatchAttempts<Batch[number]>;
   private readonly drops = new DropWarnings((report) => this.warnDropped(report));
   private readonly counters = {
     captured: 0,
@@ -98,6 +97,19 @@ export class Dispatcher implements RecordSink {
       wake: (all) => this.pump(all || this.waiters.length > 0),
       stopTimers: () => this.clearTimer(),
     });
+    this.attempts = new BatchAttempts(
+      // Written records for a built-in transport, records for a MetricsTransport, exchanges for an
+      // ExchangeTransport (chosen in deliver()).
+      (batch) => (this.encoded ? this.encoded.sender.send(batch as Buffer[]) : this.transport.send(batch as never)),
+      {
+        counters: this.counters,
+        logger: this.logger,
+        debug: (message) => this.debug(message),
+        // Not while the key is rejected, unless this is the probe.
+        mayRetry: () => !this.keyPause.current || this.keyPause.current.probing,
+        giveUp: (records, reason) => this.giveUp(records as Batch, reason),
+      },
+    );
     const sender = encodedSenderOf(transport);
     if (sender) this.encoded = { sender, write: recordWriter(sender.format, formatter) };
   }
@@ -349,7 +361,7 @@ export class Dispatcher implements RecordSink {
     let rejected: number | undefined;
     const tally = { failed: 0 };
     try {
-      rejected = await this.attempt(records, tally);
+      rejected = await this.attempts.run(records, tally);
     } finally {
       if (pause) {
         pause.probing = false;
@@ -361,69 +373,9 @@ export class Dispatcher implements RecordSink {
     }
   }
 
-  /**
-   * The retry loop of one batch; resolves with the status when the collector rejected the key. `tally` counts what
-   * this batch gave up.
-   */
-  private async attempt(records: Batch, tally: { failed: number }): Promise<number | undefined> {
-    for (let attempt = 1; ; attempt++) {
-      const started = performance.now();
-      try {
-        // Written records for a built-in transport, records for a MetricsTransport, exchanges for an
-        // ExchangeTransport (chosen in deliver()).
-        await (this.encoded ? this.encoded.sender.send(records as Buffer[]) : this.transport.send(records as never));
-        this.counters.sent += records.length;
-        this.debug(`delivered ${records.length} records in ${(performance.now() - started).toFixed(1)} ms`);
-        return undefined;
-      } catch (error) {
-        const verdict = verdictOf(error);
-        this.debug(`delivery of ${records.length} records failed (${(error as Error)?.message}), ${verdict}`);
-        if (
-          verdict === 'retry' &&
-          attempt < MAX_ATTEMPTS &&
-          (!this.keyPause.current || this.keyPause.current.probing)
-        ) {
-          this.counters.retried++;
-          await sleep(this.backoff(attempt, error));
-          continue;
-        }
-        if (verdict === 'split' && records.length > 1) {
-          const half = Math.ceil(records.length / 2);
-          const rejected = await this.attempt(records.slice(0, half), tally);
-          if (rejected === undefined) return this.attempt(records.slice(half), tally);
-          tally.failed += records.length - half;
-          this.giveUp(records.slice(half), `the collector rejected the API key (HTTP ${rejected})`);
-          return rejected;
-        }
-        this.counters.failed += records.length;
-        tally.failed += records.length;
-        if (verdict === 'reject-key') return (error as MetricsDeliveryError).status ?? 401;
-        if (verdict === 'unconfirmed') {
-          this.counters.unconfirmed += records.length;
-          this.logger.errorOnce(
-            'give-up-unconfirmed',
-            `${records.length} records were sent but the collector did not answer; they are not resent, as it may ` +
-              'have stored them (counted as failed and unconfirmed; later cases are only counted)',
-            error,
-          );
-        } else {
-          this.logger.errorOnce(`give-up-${verdict}`, `Records were dropped after ${attempt} attempt(s)`, error);
-        }
-        return undefined;
-      }
-    }
-  }
-
   private giveUp(records: Batch, reason: string): void {
     this.counters.failed += records.length;
     this.debug(`${records.length} records given up: ${reason}`);
-  }
-
-  private backoff(attempt: number, error: unknown): number {
-    const retryAfter = error instanceof MetricsDeliveryError ? error.retryAfterMs : undefined;
-    if (retryAfter !== undefined) return Math.min(retryAfter, MAX_BACKOFF_MS * 3);
-    const exp = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** (attempt - 1));
-    return exp / 2 + Math.random() * (exp / 2); // jitter, so many instances do not retry in step
   }
 
   private failQueued(reason: string): void {
