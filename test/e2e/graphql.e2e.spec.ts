@@ -1,0 +1,232 @@
+import 'reflect-metadata';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { MetricsService, type MetricsModuleOptions, type MetricsRecord } from '../../src';
+import { CANARY } from '../support/canaries';
+import { GRAPHQL_DRIVERS, graphqlSeen, startGraphqlApp, type GraphqlDriverName } from '../support/graphql-app';
+import { assertValidHar, entryOf } from '../support/har';
+import { httpRequest, type SimpleResponse } from '../support/http';
+import { appPerTest } from '../support/suite';
+
+type Entry = ReturnType<typeof entryOf>;
+
+function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<SimpleResponse> {
+  return httpRequest(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+function json(response: SimpleResponse): { data?: Record<string, unknown> | null; errors?: unknown[] } {
+  return JSON.parse(response.body.toString()) as { data?: Record<string, unknown> | null; errors?: unknown[] };
+}
+
+/** The one entry whose pageref ends with `#<operation>`. */
+function entryFor(records: MetricsRecord[], operation: string): Entry {
+  const found = records.map(entryOf).filter((e) => (e.pageref ?? "").endsWith(`#${operation}`));
+  assert.equal(found.length, 1, `one entry for ${operation}; got ${records.map((r) => entryOf(r).pageref).join(' | ')}`);
+  return found[0]!;
+}
+
+for (const driver of GRAPHQL_DRIVERS) {
+  describe(`GraphQL (${driver})`, () => {
+    const suite = appPerTest(() => {
+      graphqlSeen.groupRequests.length = 0;
+    });
+
+    async function start(options: MetricsModuleOptions = {}, which: GraphqlDriverName = driver) {
+      suite.running = await startGraphqlApp(which, { apiKey: 'k', baseUrl: suite.collector.url, ...options });
+      return suite.running;
+    }
+
+    async function flushed(): Promise<MetricsRecord[]> {
+      await suite.running!.app.get(MetricsService).flush();
+      return suite.collector.records;
+    }
+
+    it('secrets inline in the document, in block strings and in bound variables never reach the collector', async () => {
+      const app = await start({ denylist: ['pin'] });
+      const inline = await post(app.url, {
+        query: `mutation Login { login(user: "ann", password: "${CANARY('G1')}") }`,
+      });
+      const block = await post(app.url, {
+        query: `mutation LoginBlock {\n  login(user: "bob", password: """${CANARY('G2')} with \\""" quote""")\n}`,
+      });
+      const bound = await post(app.url, {
+        query: 'mutation LoginVar($p: String!, $u: String!) { login(user: $u, password: $p) }',
+        variables: { p: CANARY('G3'), u: 'carl' },
+      });
+      // Bound deep inside an input object and a list, with a default value and a duplicated key in the variables.
+      const nested = await post(
+        app.url,
+        '{"query":"mutation Deep($t: String = \\"' +
+          CANARY('G4') +
+          '\\", $q: String) { signIn(input: {user: \\"dee\\", deep: [{note: \\"n\\", token: $t}, {token: $q}]}) }",' +
+          '"variables":{"q":"' +
+          CANARY('G5') +
+          '","\\u0071":"' +
+          CANARY('G6') +
+          '"}}',
+      );
+      // An input object variable: its secret fields at any depth; an unused denylisted argument name in an object.
+      const object = await post(app.url, {
+        query: 'mutation Obj($in: CredentialsInput!) { signIn(input: $in) }',
+        variables: { in: { user: 'eve', password: CANARY('G7'), deep: [{ token: CANARY('G8'), note: 'kept-note' }] } },
+      });
+      // GET: the document and the variables in the query string.
+      const get = await httpRequest(
+        `${app.url}/graphql?query=${encodeURIComponent('query ViaGet($p: String!) { order(id: $p) { id } }')}` +
+          `&variables=${encodeURIComponent(JSON.stringify({ p: 'order-7' }))}`,
+        { headers: { 'apollo-require-preflight': 'true' } },
+      );
+      for (const r of [inline, block, bound, nested, object]) assert.equal(r.status, 200, r.body.toString());
+      assert.equal(json(inline).data?.['login'], `ann:${CANARY('G1').length}`, 'the app got the secret');
+      assert.equal(json(object).data?.['signIn'], `eve:${CANARY('G7').length}:1`);
+      assert.equal(get.status, 200, get.body.toString());
+      const records = await flushed();
+      assert.equal(records.length, 6);
+      const all = suite.collector.calls.map((c) => c.raw).join('\n');
+      for (const n of ['G1', 'G2', 'G3', 'G4', 'G5', 'G6', 'G7', 'G8']) {
+        assert.ok(!all.includes(CANARY(n)), `canary ${n} leaked`);
+      }
+      for (const record of records) await assertValidHar(record);
+      // What is not secret is kept, so the record stays useful.
+      const login = entryFor(records, 'mutation Login');
+      assert.match(login.request.postData!.text!, /login\(user: \\"ann\\", password: \\"\[REDACTED\]\\"\)/);
+      const viaVar = JSON.parse(entryFor(records, 'mutation LoginVar').request.postData!.text!) as {
+        variables: Record<string, string>;
+      };
+      assert.deepEqual(viaVar.variables, { p: '[REDACTED]', u: 'carl' });
+      const obj = JSON.parse(entryFor(records, 'mutation Obj').request.postData!.text!) as {
+        variables: { in: { user: string; password: string; deep: { token: string; note: string }[] } };
+      };
+      assert.equal(obj.variables.in.user, 'eve');
+      assert.equal(obj.variables.in.deep[0]!.note, 'kept-note');
+      const viaGet = entryFor(records, 'query ViaGet');
+      assert.ok(viaGet.request.url.includes('order-7'), 'a variable bound to a non-secret argument is kept');
+    });
+
+    it('a denylisted argument name is redacted in the document and in its bound variables', async () => {
+      const app = await start({ denylist: ['user'] });
+      await post(app.url, {
+        query: `mutation { login(user: "${CANARY('D1')}", password: "x") }`,
+      });
+      await post(app.url, {
+        query: 'mutation L($who: String!) { login(user: $who, password: "y") }',
+        variables: { who: CANARY('D2') },
+      });
+      const records = await flushed();
+      assert.equal(records.length, 2);
+      const all = suite.collector.calls.map((c) => c.raw).join('\n');
+      assert.ok(!all.includes(CANARY('D1')) && !all.includes(CANARY('D2')), 'denylisted argument values leaked');
+    });
+
+    it('names each operation: named, anonymous, batched; the HAR request keeps the real URL', async () => {
+      const app = await start();
+      await post(app.url, { query: 'query GetOrder { order(id: "1") { id total } }' });
+      await post(app.url, { query: '{ orders { id } }' });
+      await post(app.url, { query: 'mutation { refund(id: "9") }' });
+      await post(app.url, {
+        query: 'query A { orders { id } } mutation Refund { refund(id: "2") }',
+        operationName: 'Refund',
+      });
+      const batch = await post(app.url, [
+        { query: 'query GetOrder { order(id: "1") { id } }' },
+        { query: 'mutation Refund { refund(id: "3") }' },
+      ]);
+      assert.equal(batch.status, 200);
+      const records = await flushed();
+      assert.equal(records.length, 5);
+      const origin = app.url;
+      const named = entryFor(records, 'query GetOrder');
+      assert.equal(named.pageref, `${origin}/graphql#query GetOrder`);
+      assert.equal(named.request.url, `${origin}/graphql`);
+      assert.equal(named.request.method, 'POST');
+      entryFor(records, 'query { orders }');
+      entryFor(records, 'mutation { refund }');
+      entryFor(records, 'mutation Refund');
+      entryFor(records, 'batch: query GetOrder; mutation Refund');
+    });
+
+    it('errors are errors: a throwing resolver, partial errors and a guard rejection are in _errors', async () => {
+      const app = await start();
+      const thrown = await post(app.url, { query: 'query Boom { boom }' });
+      const partial = await post(app.url, { query: 'query Partial { order(id: "5") { id } boom }' });
+      const guarded = await post(app.url, { query: 'query Vault { vault }' });
+      const fine = await post(app.url, { query: 'query Fine { orders { id } }' });
+      assert.deepEqual(
+        [thrown.status, partial.status, guarded.status, fine.status],
+        [200, 200, 200, 200],
+        'the app answers as it would without us',
+      );
+      assert.deepEqual(json(partial).data?.['order'], { id: '5' });
+      const records = await flushed();
+      const boom = entryFor(records, 'query Boom');
+      const errors = boom._errors as { message: string; errorType: string; path?: (string | number)[] }[];
+      assert.equal(errors.length, 1, JSON.stringify(errors));
+      assert.equal(errors[0]!.message, 'resolver exploded');
+      assert.deepEqual(errors[0]!.path, ['boom']);
+      const partialErrors = entryFor(records, 'query Partial')._errors as { message: string }[];
+      assert.deepEqual(
+        partialErrors.map((e) => e.message),
+        ['resolver exploded'],
+      );
+      const vault = entryFor(records, 'query Vault')._errors as { message: string; code?: string }[];
+      assert.equal(vault.length, 1, JSON.stringify(vault));
+      assert.equal(vault[0]!.message, 'no access to the vault');
+      assert.equal(entryFor(records, 'query Fine')._errors, undefined);
+    });
+
+    it('reportError in a resolver is linked to its request', async () => {
+      const app = await start();
+      await post(app.url, { query: 'query Soft { soft }' });
+      const records = await flushed();
+      const soft = entryFor(records, 'query Soft')._errors as { message: string; source: string }[];
+      assert.deepEqual(
+        soft.map((e) => [e.message, e.source]),
+        [['soft failure in a resolver', 'reportError']],
+      );
+    });
+
+    it('@SkipMetrics, @MetricsSample, @MetricsCapture and @MetricsGroup work on resolvers and resolver classes', async () => {
+      const app = await start();
+      await post(app.url, { query: '{ health }' });
+      await post(app.url, { query: '{ internalPing }' });
+      await post(app.url, { query: '{ sampledOut }' });
+      await post(app.url, { query: '{ quiet }' });
+      await post(app.url, { query: 'query T { tenant }' }, { 'x-tenant': 'tenant-7' });
+      const records = await flushed();
+      assert.deepEqual(records.map((r) => (entryOf(r).pageref ?? "").replace(/^.*#/, '')).sort(), [
+        'query T',
+        'query { quiet }',
+      ]);
+      const quiet = entryFor(records, 'query { quiet }');
+      assert.equal(quiet.response.content.text, '');
+      assert.ok(!JSON.stringify(quiet).includes('quiet-answer'));
+      const tenant = records.find((r) => (entryOf(r).pageref ?? "").endsWith('#query T'))!;
+      assert.equal(tenant.group.label, 'Tenant');
+      assert.equal(graphqlSeen.groupRequests.length, 1);
+      const req = graphqlSeen.groupRequests[0] as { headers: Record<string, string> };
+      assert.equal(req.headers['x-tenant'], 'tenant-7', 'the group function gets the platform request');
+    });
+
+    it('introspection is not recorded by default; graphql.introspection: true records it', async () => {
+      const app = await start();
+      await post(app.url, { query: 'query IntrospectionQuery { __schema { queryType { name } } }' });
+      await post(app.url, { query: '{ orders { id } }' });
+      assert.deepEqual(
+        (await flushed()).map((r) => (entryOf(r).pageref ?? "").replace(/^.*#/, '')),
+        ['query { orders }'],
+      );
+      await suite.running!.close();
+      suite.collector.reset();
+      const again = await start({ graphql: { introspection: true } });
+      await post(again.url, { query: 'query IntrospectionQuery { __schema { queryType { name } } }' });
+      assert.deepEqual(
+        (await flushed()).map((r) => (entryOf(r).pageref ?? "").replace(/^.*#/, '')),
+        ['query IntrospectionQuery'],
+      );
+    });
+  });
+}
