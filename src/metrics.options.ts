@@ -2,6 +2,7 @@ import { DEFAULT_BASE_URL } from './metrics.constants';
 import type { MetricsGroupFn } from './interfaces/metrics-group.interface';
 import type { MetricsExcludeRule, MetricsModuleOptions } from './interfaces/metrics-options.interface';
 import type { ExchangeTransport, MetricsTransport } from './interfaces/metrics-transport.interface';
+import { resolveGraphqlOptions, type ResolvedGraphqlOptions } from './graphql/graphql-options';
 
 /** Options with every default filled in; what the rest of the module reads. */
 export interface ResolvedMetricsOptions {
@@ -44,6 +45,8 @@ export interface ResolvedMetricsOptions {
   captureResponseBody: boolean;
   /** `'worker'`: format, redact and deliver in a worker thread (src/deliver/offload). */
   offload: false | 'worker';
+  /** GraphQL requests (src/graphql); false: recorded as plain HTTP exchanges. */
+  graphql: ResolvedGraphqlOptions;
 }
 
 /** Every option key, so unknown keys (typos) can be rejected; the type makes the compiler keep it complete. */
@@ -81,6 +84,7 @@ const KNOWN_OPTIONS: Record<keyof MetricsModuleOptions, true> = {
   captureRequestBody: true,
   captureResponseBody: true,
   offload: true,
+  graphql: true,
 };
 
 /** A value as a message shows it: its type named and strings quoted (`the string "500"`), so "500" is not read as 500. */
@@ -245,6 +249,7 @@ export function resolveMetricsOptions(options: MetricsModuleOptions | undefined)
     captureRequestBody: bool(options, 'captureRequestBody', true),
     captureResponseBody: bool(options, 'captureResponseBody', true),
     offload: offloadMode(options.offload),
+    graphql: resolveGraphqlOptions(options.graphql),
   };
 }
 

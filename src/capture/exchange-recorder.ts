@@ -37,6 +37,7 @@ import {
 import { exchangeOf, exchangeStorage, linkExchange, rawRequestOf, unlinkExchange } from './request-context';
 import { defaultRouteRules, ExcludeRules, drawSample, readRouteRules, type RouteRules } from './route-rules';
 import { SkipLog } from './skip-log';
+import { GraphqlCapture } from '../graphql/graphql-capture';
 
 /** Status and headers of a response about to be written (backgroundWorkerMode false). */
 export interface PendingResponse {
@@ -83,6 +84,8 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
   private readonly noRules: RouteRules;
   private readonly exclude: ExcludeRules;
   private readonly skipLog = new SkipLog(this.logger);
+  /** GraphQL requests: the operation is the endpoint (src/graphql); undefined with `graphql: false`. */
+  private readonly graphql?: GraphqlCapture;
   /** Finished exchanges whose async group function has not answered yet. */
   private readonly pendingGroups = new Set<Promise<void>>();
   /** One listener function for every response (no closure per request); `this` is the response. */
@@ -95,6 +98,7 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
   ) {
     this.noRules = defaultRouteRules(options);
     this.exclude = new ExcludeRules(options.exclude);
+    if (options.graphql) this.graphql = new GraphqlCapture(options.graphql);
     const close = (exchange: Exchange) => this.close(exchange);
     this.onClose = function (this: ServerResponse) {
       const exchange = this.req && exchangeOf(this.req);
@@ -327,6 +331,8 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
         this.dispatcher.countSampledOut();
         return this.decide(exchange, null);
       }
+      // Introspection queries and WebSocket upgrades on a GraphQL path are not recorded.
+      if (this.graphql?.applies(exchange) && !this.readGraphql(exchange)) return this.decide(exchange, null);
       const group = this.resolveGroup(rules.group, exchange);
       if (group === undefined) return this.decide(exchange, null);
       const captured = this.snapshot(exchange, response);
@@ -356,6 +362,11 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
       this.decide(exchange, null);
       return undefined;
     }
+  }
+
+  private readGraphql(exchange: Exchange): boolean {
+    this.takeRequestBody(exchange, true);
+    return this.graphql!.read(exchange);
   }
 
   private handOver(
@@ -537,6 +548,7 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
       pathParams: pathParamsOf(platformRequest),
       clientIp: clientIpOf(platformRequest, req),
       errors: exchange.errors,
+      ...(exchange.graphql && { graphql: exchange.graphql }),
       ...response,
       // captureRequestBody / captureResponseBody / @MetricsCapture(): the bodies are never handed on.
       ...(!rules.captureRequestBody &&

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { CapturedBody, CapturedExchange } from '../interfaces/captured-exchange.interface';
+import type { CapturedBody, CapturedExchange, CapturedGraphql } from '../interfaces/captured-exchange.interface';
 import type { MetricsGroupInfo } from '../interfaces/metrics-group.interface';
 import type { ReportedError } from '../interfaces/reported-error.interface';
 import { describeError } from './reported-error';
@@ -27,6 +27,10 @@ export class Exchange {
   /** The response body as the platform sent it; `responseBodyTaken` once it was seen. */
   responseBody?: CapturedBody;
   responseBodyTaken = false;
+  /** A resolver of this request ran (a `graphql` execution context was seen): it is a GraphQL request. */
+  graphqlSeen = false;
+  /** A GraphQL request, once read at settle: its operation (the endpoint) and whether it failed (src/graphql). */
+  graphql?: CapturedGraphql;
   /** The sampling draw, once made (see ExchangeRecorder.sampled). */
   sampled?: boolean;
   /** True once the record was built (or dropped): every exchange is recorded at most once. */

@@ -1,3 +1,4 @@
+import type { MetricsGraphqlOptions } from './metrics-graphql-options.interface';
 import type { MetricsGroupFn } from './metrics-group.interface';
 import type { ExchangeTransport, MetricsTransport } from './metrics-transport.interface';
 
@@ -142,4 +143,12 @@ export interface MetricsModuleOptions {
    * `maxQueueSize` / `maxQueueBytes` count what both threads hold. Default `false` (everything on the main thread).
    */
   offload?: false | 'worker';
+  /**
+   * GraphQL requests (Apollo or Mercurius, through `@nestjs/graphql`) are recorded one per HTTP request, named by
+   * their operation (`query GetOrder`), failed when the response has `errors`, and with secret arguments and their
+   * variables redacted in the document (docs/graphql.md). `paths`: where the endpoint is served (default
+   * `['/graphql']`); `introspection`: record introspection queries (default false). `false`: GraphQL requests are
+   * recorded as plain HTTP exchanges (secret literals inside documents are then NOT redacted).
+   */
+  graphql?: false | MetricsGraphqlOptions;
 }

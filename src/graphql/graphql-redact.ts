@@ -1,0 +1,129 @@
+import { REDACTED } from '../metrics.constants';
+import { MAX_REDACT_DEPTH } from '../redact/redaction-defaults';
+import { readDocument } from './graphql-document';
+import { partsOfBody, type GraphqlRequestPart } from './graphql-request';
+
+/** Whether an argument, input field or variable key must not keep its value (the module's redaction rules). */
+export type SecretName = (name: string) => boolean;
+
+const REDACTED_LITERAL = JSON.stringify(REDACTED);
+
+/*
+ * The GraphQL step of the format stage: before the redactor's JSON pass runs over the whole body, the documents get
+ * the string literals of secret arguments and input fields replaced, and the variables bound to them are replaced
+ * (at any depth of input objects and lists), as are keys the rules name at any depth of the variables. What cannot
+ * be read whole (a JSON body cut at maxBodyBytes) is not recorded: a document can hold secrets anywhere.
+ */
+
+/** A document with its secret literals replaced, and the variables bound to secret arguments. */
+export function redactDocument(document: string, isSecret: SecretName): { text: string; secretVariables: Set<string> } {
+  const { secretLiterals, secretVariables } = readDocument(document, isSecret);
+  if (!secretLiterals.length) return { text: document, secretVariables };
+  let text = '';
+  let at = 0;
+  for (const [start, end] of secretLiterals) {
+    if (start < at) continue; // a literal already replaced (listed twice: a secret default value)
+    text += document.slice(at, start) + REDACTED_LITERAL;
+    at = end;
+  }
+  return { text: text + document.slice(at), secretVariables };
+}
+
+/**
+ * The variables of one request: bound-to-secret variables replaced whole, keys the rules name replaced at any
+ * depth. Variables sent as JSON text (some clients do) are read, redacted and written back; unreadable text goes.
+ */
+export function redactVariables(variables: unknown, secretVariables: Set<string>, isSecret: SecretName): unknown {
+  if (typeof variables === 'string') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(variables);
+    } catch {
+      return variables === '' ? variables : REDACTED;
+    }
+    return JSON.stringify(redactVariables(parsed, secretVariables, isSecret));
+  }
+  if (variables === null || typeof variables !== 'object' || Array.isArray(variables)) {
+    return redactDeep(variables, isSecret, 0);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(variables)) {
+    setOwn(out, name, secretVariables.has(name) || isSecret(name) ? REDACTED : redactDeep(value, isSecret, 1));
+  }
+  return out;
+}
+
+function redactDeep(value: unknown, isSecret: SecretName, depth: number): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > MAX_REDACT_DEPTH) return REDACTED;
+  if (Array.isArray(value)) return value.map((item) => redactDeep(item, isSecret, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    setOwn(out, key, isSecret(key) ? REDACTED : redactDeep(item, isSecret, depth + 1));
+  }
+  return out;
+}
+
+/** `__proto__` and friends as plain own properties, as JSON.parse made them. */
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+function redactPart(part: GraphqlRequestPart, isSecret: SecretName): { part: GraphqlRequestPart; document?: string } {
+  const copy: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(part)) setOwn(copy, key, value);
+  let secretVariables = new Set<string>();
+  let document: string | undefined;
+  if (typeof part.query === 'string') {
+    const redacted = redactDocument(part.query, isSecret);
+    document = redacted.text;
+    secretVariables = redacted.secretVariables;
+    copy['query'] = document;
+  }
+  if ('variables' in part) copy['variables'] = redactVariables(part.variables, secretVariables, isSecret);
+  return { part: copy, document };
+}
+
+/** A GraphQL request body, redacted: the text to hand to the redactor's body pass, or why it is not recorded. */
+export function redactGraphqlBody(
+  text: string,
+  mimeType: string,
+  truncated: boolean,
+  isSecret: SecretName,
+): { text: string; document?: string } | { dropped: string } {
+  if (/^application\/graphql\b/i.test(mimeType)) {
+    const document = redactDocument(text, isSecret).text;
+    return { text: document, document };
+  }
+  const parts = truncated ? undefined : partsOfBody(text, mimeType);
+  if (!parts) {
+    return {
+      dropped: truncated
+        ? 'GraphQL request cut at maxBodyBytes, not captured (its document could hold secrets)'
+        : 'GraphQL request body that is not JSON, not captured (it could hold secrets)',
+    };
+  }
+  const batch = text.trimStart().startsWith('[');
+  const redacted = parts.map((p) => redactPart(p, isSecret));
+  const body = batch ? redacted.map((r) => r.part) : redacted[0]!.part;
+  return { text: JSON.stringify(body), ...(!batch && redacted[0]!.document !== undefined && { document: redacted[0]!.document }) };
+}
+
+/** A GET request URL with its `query` document and `variables` redacted; the URL itself when nothing changed. */
+export function redactGraphqlUrl(url: string, isSecret: SecretName): { url: string; document?: string } {
+  const q = url.indexOf('?');
+  if (q < 0) return { url };
+  const hash = url.indexOf('#', q);
+  const params = new URLSearchParams(url.slice(q + 1, hash < 0 ? undefined : hash));
+  const query = params.get('query');
+  if (query === null) return { url };
+  const { part, document } = redactPart(
+    { query, ...(params.has('variables') && { variables: params.get('variables') }) },
+    isSecret,
+  );
+  const changed = part.query !== query || (params.has('variables') && part.variables !== params.get('variables'));
+  if (!changed) return { url, document };
+  params.set('query', part.query as string);
+  if (params.has('variables')) params.set('variables', part.variables as string);
+  return { url: `${url.slice(0, q + 1)}${params.toString()}${hash < 0 ? '' : url.slice(hash)}`, document };
+}
