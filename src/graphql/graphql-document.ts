@@ -14,7 +14,10 @@ export interface GraphqlOperation {
 /** What one pass over a document found. */
 export interface GraphqlDocumentInfo {
   operations: GraphqlOperation[];
-  /** [start, end) of every string or block-string literal to redact, in text order. */
+  /**
+   * [start, end) of every string or block-string literal to redact, and of every comment that names a redacted key
+   * (`# password: …`: comments can hold anything), in text order.
+   */
   secretLiterals: [number, number][];
   /** Variables bound (at any depth of input objects and lists) to an argument or input field the rules redact. */
   secretVariables: Set<string>;
@@ -24,6 +27,8 @@ export interface GraphqlDocumentInfo {
 const MAX_NAME = 100;
 /** Nesting past this is not followed: every literal and variable below it counts as secret. */
 const MAX_DEPTH = 128;
+/** Words of a comment, as keys are written (`api-key`, `client_secret`). */
+const WORDS = /[A-Za-z_][\w-]*/g;
 
 const enum Frame {
   /** A selection set `{ ... }`. */
@@ -56,6 +61,14 @@ interface FrameState {
  */
 export function readDocument(text: string, isSecret?: (name: string) => boolean): GraphqlDocumentInfo {
   const lexer = new GraphqlLexer(text);
+  const commentSpans: [number, number][] = [];
+  if (isSecret) {
+    lexer.onComment = (start, end) => {
+      for (const word of text.slice(start + 1, end).match(WORDS) ?? []) {
+        if (isSecret(word)) return void commentSpans.push([start, end]);
+      }
+    };
+  }
   const operations: GraphqlOperation[] = [];
   const secretLiterals: [number, number][] = [];
   const secretVariables = new Set<string>();
@@ -215,7 +228,8 @@ export function readDocument(text: string, isSecret?: (name: string) => boolean)
   for (const name of secretVariables) {
     for (const span of defaults.get(name) ?? []) secretLiterals.push(span);
   }
-  if (secretVariables.size && defaults.size) secretLiterals.sort((a, b) => a[0] - b[0]);
+  for (const span of commentSpans) secretLiterals.push(span);
+  if ((secretVariables.size && defaults.size) || commentSpans.length) secretLiterals.sort((a, b) => a[0] - b[0]);
   return { operations, secretLiterals, secretVariables };
 }
 

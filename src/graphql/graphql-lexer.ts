@@ -27,6 +27,8 @@ export class GraphqlLexer {
   /** The character code of a punctuator (0x2e for `...`). */
   punct = 0;
   private pos = 0;
+  /** Called with the [start, end) of each comment (`#` included) as it is skipped. */
+  onComment?: (start: number, end: number) => void;
 
   constructor(readonly text: string) {
     if (text.charCodeAt(0) === 0xfeff) this.pos = 1;
@@ -51,7 +53,9 @@ export class GraphqlLexer {
       if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || c === 0x2c || c === 0xfeff) {
         i++;
       } else if (c === 0x23) {
+        const start = i;
         while (i < length && text.charCodeAt(i) !== 0x0a && text.charCodeAt(i) !== 0x0d) i++;
+        this.onComment?.(start, i);
       } else {
         break;
       }

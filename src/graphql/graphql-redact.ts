@@ -23,7 +23,8 @@ export function redactDocument(document: string, isSecret: SecretName): { text: 
   let at = 0;
   for (const [start, end] of secretLiterals) {
     if (start < at) continue; // a literal already replaced (listed twice: a secret default value)
-    text += document.slice(at, start) + REDACTED_LITERAL;
+    const comment = document.charCodeAt(start) === 0x23;
+    text += document.slice(at, start) + (comment ? `# ${REDACTED}` : REDACTED_LITERAL);
     at = end;
   }
   return { text: text + document.slice(at), secretVariables };

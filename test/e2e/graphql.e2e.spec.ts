@@ -6,6 +6,7 @@ import { CANARY } from '../support/canaries';
 import { GRAPHQL_DRIVERS, graphqlSeen, startGraphqlApp, type GraphqlDriverName } from '../support/graphql-app';
 import { assertValidHar, entryOf } from '../support/har';
 import { httpRequest, type SimpleResponse } from '../support/http';
+import { subscribeOnce } from '../support/graphql-ws-client';
 import { appPerTest } from '../support/suite';
 
 type Entry = ReturnType<typeof entryOf>;
@@ -224,6 +225,20 @@ for (const driver of GRAPHQL_DRIVERS) {
       assert.deepEqual(
         (await flushed()).map((r) => (entryOf(r).pageref ?? "").replace(/^.*#/, '')),
         ['query IntrospectionQuery'],
+      );
+    });
+
+    it('subscriptions over WebSockets keep working and are not recorded (out of scope)', async () => {
+      const app = await start();
+      const events = await subscribeOnce(app.url, 'subscription Ticks { ticks }');
+      assert.deepEqual(events, [{ data: { ticks: 'one' } }, { data: { ticks: 'two' } }]);
+      // The socket's end reaches the server after the client closed it: give it time to (not) be recorded.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await post(app.url, { query: 'query After { orders { id } }' });
+      const records = await flushed();
+      assert.deepEqual(
+        records.map((r) => (entryOf(r).pageref ?? '').replace(/^.*#/, '')),
+        ['query After'],
       );
     });
   });

@@ -7,7 +7,18 @@ import {
   type DynamicModule,
   type ExecutionContext,
 } from '@nestjs/common';
-import { Args, Field, GraphQLModule, InputType, Int, Mutation, ObjectType, Query, Resolver } from '@nestjs/graphql';
+import {
+  Args,
+  Field,
+  GraphQLModule,
+  InputType,
+  Int,
+  Mutation,
+  ObjectType,
+  Query,
+  Resolver,
+  Subscription,
+} from '@nestjs/graphql';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
 import {
   MetricsCapture,
@@ -122,6 +133,15 @@ class ShopResolver {
     return 'tenant';
   }
 
+  /** Two events, then done: a subscription over WebSockets (out of scope for recording; must keep working). */
+  @Subscription(() => String, { resolve: (payload: { ticks: string }) => payload.ticks })
+  ticks(): AsyncIterableIterator<{ ticks: string }> {
+    return (async function* () {
+      yield { ticks: 'one' };
+      yield { ticks: 'two' };
+    })();
+  }
+
   @Mutation(() => Boolean)
   refund(@Args('id') id: string): boolean {
     return id.length > 0;
@@ -162,6 +182,7 @@ function driverModule(driver: GraphqlDriverName): DynamicModule {
     autoSchemaFile: true,
     allowBatchedHttpRequests: true,
     playground: false,
+    subscriptions: { 'graphql-ws': true },
     includeStacktraceInErrorResponses: false,
   });
 }
