@@ -4,7 +4,7 @@ import type { RedactedBody, RedactedExchange } from '../interfaces/redacted-exch
 import type { ReportedError } from '../interfaces/reported-error.interface';
 import { maskApiKey } from '../redact/mask';
 import type { BodyKind, Redactor } from '../redact/redactor';
-import { redactGraphqlRequest } from '../graphql/graphql-format';
+import { redactGraphqlRequest, scrubGraphqlEchoes } from '../graphql/graphql-format';
 
 export interface RedactExchangeOptions {
   maxBodyBytes: number;
@@ -77,6 +77,8 @@ export function redactExchange(
     redacted.graphql = { ...x.graphql, ...(graphql?.document !== undefined && { document: graphql.document }) };
   }
   if (x.errors) redacted.errors = x.errors.map((e) => redactError(redactor, e, x.url, url));
+  // GraphQL servers echo values they could not coerce: the request's secret values go wherever they were echoed.
+  if (graphql?.secrets.length) scrubGraphqlEchoes(redacted, graphql.secrets);
   if (x.failure) redacted.failure = { ...x.failure, message: redactEcho(redactor, x.failure.message, x.url, url) };
   if (x.outgoing?.length) {
     redacted.outgoing = x.outgoing.map((call) =>

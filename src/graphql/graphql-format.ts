@@ -1,6 +1,7 @@
 import type { CapturedBody, CapturedExchange } from '../interfaces/captured-exchange.interface';
 import type { Redactor } from '../redact/redactor';
-import { redactGraphqlBody, redactGraphqlUrl } from './graphql-redact';
+import type { RedactedExchange } from '../interfaces/redacted-exchange.interface';
+import { redactGraphqlBody, redactGraphqlUrl, scrubEchoes, SecretValues } from './graphql-redact';
 import { isGraphqlBodyType } from './graphql-request';
 
 /** A GraphQL request's URL and body with its documents and variables redacted, ready for the redactor's own pass. */
@@ -9,6 +10,8 @@ export interface GraphqlRedactedRequest {
   requestBody?: CapturedBody;
   /** The redacted document of a single (not batched) request. */
   document?: string;
+  /** The values redacted, to be replaced wherever the server echoed them (errors, response body). */
+  secrets: readonly string[];
 }
 
 /**
@@ -17,20 +20,31 @@ export interface GraphqlRedactedRequest {
  */
 export function redactGraphqlRequest(x: CapturedExchange, redactor: Redactor): GraphqlRedactedRequest {
   const isSecret = (name: string) => redactor.isSecretName(name);
-  const fromUrl = redactGraphqlUrl(x.url, isSecret);
+  const secrets = new SecretValues();
+  const fromUrl = redactGraphqlUrl(x.url, isSecret, secrets);
+  const unchanged = { url: fromUrl.url, requestBody: x.requestBody, document: fromUrl.document, secrets: secrets.values };
   const body = x.requestBody;
-  if (!body || body.comment || body.encoding === 'base64' || !body.text) {
-    return { url: fromUrl.url, requestBody: body, document: fromUrl.document };
-  }
+  if (!body || body.comment || body.encoding === 'base64' || !body.text) return unchanged;
   const mimeType = body.source === 'parsed' ? 'application/json' : contentTypeOf(x.requestHeaders);
-  if (!isGraphqlBodyType(mimeType)) return { url: fromUrl.url, requestBody: body, document: fromUrl.document };
-  const redacted = redactGraphqlBody(body.text, mimeType, body.truncated, isSecret);
-  if ('dropped' in redacted) return { url: fromUrl.url, requestBody: { ...body, text: '', comment: redacted.dropped } };
+  if (!isGraphqlBodyType(mimeType)) return unchanged;
+  const redacted = redactGraphqlBody(body.text, mimeType, body.truncated, isSecret, secrets);
+  if ('dropped' in redacted) return { ...unchanged, requestBody: { ...body, text: '', comment: redacted.dropped } };
   return {
-    url: fromUrl.url,
+    ...unchanged,
     requestBody: { ...body, text: redacted.text },
     document: redacted.document ?? fromUrl.document,
   };
+}
+
+/** Replaces the request's secret values in the response body and error texts of a redacted exchange (in place). */
+export function scrubGraphqlEchoes(x: RedactedExchange, secrets: readonly string[]): void {
+  if (x.responseBody.text && !x.responseBody.encoding) x.responseBody.text = scrubEchoes(x.responseBody.text, secrets);
+  x.errors = x.errors?.map((e) => ({
+    ...e,
+    message: scrubEchoes(e.message, secrets),
+    rootErrorMessage: scrubEchoes(e.rootErrorMessage, secrets),
+    ...(e.stackTrace !== undefined && { stackTrace: scrubEchoes(e.stackTrace, secrets) }),
+  }));
 }
 
 function contentTypeOf(flat: string[]): string {

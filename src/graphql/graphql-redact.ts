@@ -15,8 +15,49 @@ const REDACTED_LITERAL = JSON.stringify(REDACTED);
  * be read whole (a JSON body cut at maxBodyBytes) is not recorded: a document can hold secrets anywhere.
  */
 
+/**
+ * Secret values shorter than this are not searched for in echoes (error messages, response bodies): replacing every
+ * "1" or "ab" would garble the record. The value itself is always redacted where it was sent.
+ */
+export const MIN_ECHO_LENGTH = 4;
+/** At most this many secret values of one request are searched for in its echoes. */
+const MAX_SECRETS = 64;
+
+/** Secret values found while redacting one request, to be searched for in what the server echoed of them. */
+export class SecretValues {
+  readonly values: string[] = [];
+
+  add(value: unknown, depth = 0): void {
+    if (this.values.length >= MAX_SECRETS || depth > MAX_REDACT_DEPTH) return;
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') {
+      const text = String(value);
+      if (text.length >= MIN_ECHO_LENGTH && !this.values.includes(text)) this.values.push(text);
+    } else if (value !== null && typeof value === 'object') {
+      for (const item of Object.values(value)) this.add(item, depth + 1);
+    }
+  }
+}
+
+/**
+ * A text with every secret value of the request replaced, as it is and as JSON and GraphQL write it inside a string
+ * (`\"`, `\\`): servers echo values they could not coerce (`Variable "$p" got invalid value …`).
+ */
+export function scrubEchoes(text: string, secrets: readonly string[]): string {
+  let result = text;
+  for (const secret of secrets) {
+    if (result.includes(secret)) result = result.replaceAll(secret, REDACTED);
+    const escaped = JSON.stringify(secret).slice(1, -1);
+    if (escaped !== secret && result.includes(escaped)) result = result.replaceAll(escaped, REDACTED);
+  }
+  return result;
+}
+
 /** A document with its secret literals replaced, and the variables bound to secret arguments. */
-export function redactDocument(document: string, isSecret: SecretName): { text: string; secretVariables: Set<string> } {
+export function redactDocument(
+  document: string,
+  isSecret: SecretName,
+  secrets?: SecretValues,
+): { text: string; secretVariables: Set<string> } {
   const { secretLiterals, secretVariables } = readDocument(document, isSecret);
   if (!secretLiterals.length) return { text: document, secretVariables };
   let text = '';
@@ -24,17 +65,33 @@ export function redactDocument(document: string, isSecret: SecretName): { text: 
   for (const [start, end] of secretLiterals) {
     if (start < at) continue; // a literal already replaced (listed twice: a secret default value)
     const comment = document.charCodeAt(start) === 0x23;
+    if (!comment) secrets?.add(literalValue(document.slice(start, end)));
     text += document.slice(at, start) + (comment ? `# ${REDACTED}` : REDACTED_LITERAL);
     at = end;
   }
   return { text: text + document.slice(at), secretVariables };
 }
 
+/** The value of a string or block-string literal, as near as it can be told (for echo search only). */
+function literalValue(literal: string): string {
+  if (literal.startsWith('"""')) return literal.slice(3, literal.endsWith('"""') ? -3 : undefined).replaceAll('\\"""', '"""').trim();
+  try {
+    return JSON.parse(literal) as string;
+  } catch {
+    return literal.slice(1, literal.endsWith('"') && literal.length > 1 ? -1 : undefined);
+  }
+}
+
 /**
  * The variables of one request: bound-to-secret variables replaced whole, keys the rules name replaced at any
  * depth. Variables sent as JSON text (some clients do) are read, redacted and written back; unreadable text goes.
  */
-export function redactVariables(variables: unknown, secretVariables: Set<string>, isSecret: SecretName): unknown {
+export function redactVariables(
+  variables: unknown,
+  secretVariables: Set<string>,
+  isSecret: SecretName,
+  secrets = new SecretValues(),
+): unknown {
   if (typeof variables === 'string') {
     let parsed: unknown;
     try {
@@ -42,25 +99,29 @@ export function redactVariables(variables: unknown, secretVariables: Set<string>
     } catch {
       return variables === '' ? variables : REDACTED;
     }
-    return JSON.stringify(redactVariables(parsed, secretVariables, isSecret));
+    return JSON.stringify(redactVariables(parsed, secretVariables, isSecret, secrets));
   }
   if (variables === null || typeof variables !== 'object' || Array.isArray(variables)) {
-    return redactDeep(variables, isSecret, 0);
+    return redactDeep(variables, isSecret, 0, secrets);
   }
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(variables)) {
-    setOwn(out, name, secretVariables.has(name) || isSecret(name) ? REDACTED : redactDeep(value, isSecret, 1));
+    const secret = secretVariables.has(name) || isSecret(name);
+    if (secret) secrets.add(value);
+    setOwn(out, name, secret ? REDACTED : redactDeep(value, isSecret, 1, secrets));
   }
   return out;
 }
 
-function redactDeep(value: unknown, isSecret: SecretName, depth: number): unknown {
+function redactDeep(value: unknown, isSecret: SecretName, depth: number, secrets: SecretValues): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (depth > MAX_REDACT_DEPTH) return REDACTED;
-  if (Array.isArray(value)) return value.map((item) => redactDeep(item, isSecret, depth + 1));
+  if (Array.isArray(value)) return value.map((item) => redactDeep(item, isSecret, depth + 1, secrets));
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
-    setOwn(out, key, isSecret(key) ? REDACTED : redactDeep(item, isSecret, depth + 1));
+    const secret = isSecret(key);
+    if (secret) secrets.add(item);
+    setOwn(out, key, secret ? REDACTED : redactDeep(item, isSecret, depth + 1, secrets));
   }
   return out;
 }
@@ -70,18 +131,22 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
-function redactPart(part: GraphqlRequestPart, isSecret: SecretName): { part: GraphqlRequestPart; document?: string } {
+function redactPart(
+  part: GraphqlRequestPart,
+  isSecret: SecretName,
+  secrets: SecretValues,
+): { part: GraphqlRequestPart; document?: string } {
   const copy: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(part)) setOwn(copy, key, value);
   let secretVariables = new Set<string>();
   let document: string | undefined;
   if (typeof part.query === 'string') {
-    const redacted = redactDocument(part.query, isSecret);
+    const redacted = redactDocument(part.query, isSecret, secrets);
     document = redacted.text;
     secretVariables = redacted.secretVariables;
     copy['query'] = document;
   }
-  if ('variables' in part) copy['variables'] = redactVariables(part.variables, secretVariables, isSecret);
+  if ('variables' in part) copy['variables'] = redactVariables(part.variables, secretVariables, isSecret, secrets);
   return { part: copy, document };
 }
 
@@ -91,9 +156,10 @@ export function redactGraphqlBody(
   mimeType: string,
   truncated: boolean,
   isSecret: SecretName,
+  secrets = new SecretValues(),
 ): { text: string; document?: string } | { dropped: string } {
   if (/^application\/graphql\b/i.test(mimeType)) {
-    const document = redactDocument(text, isSecret).text;
+    const document = redactDocument(text, isSecret, secrets).text;
     return { text: document, document };
   }
   const parts = truncated ? undefined : partsOfBody(text, mimeType);
@@ -105,13 +171,17 @@ export function redactGraphqlBody(
     };
   }
   const batch = text.trimStart().startsWith('[');
-  const redacted = parts.map((p) => redactPart(p, isSecret));
+  const redacted = parts.map((p) => redactPart(p, isSecret, secrets));
   const body = batch ? redacted.map((r) => r.part) : redacted[0]!.part;
   return { text: JSON.stringify(body), ...(!batch && redacted[0]!.document !== undefined && { document: redacted[0]!.document }) };
 }
 
 /** A GET request URL with its `query` document and `variables` redacted; the URL itself when nothing changed. */
-export function redactGraphqlUrl(url: string, isSecret: SecretName): { url: string; document?: string } {
+export function redactGraphqlUrl(
+  url: string,
+  isSecret: SecretName,
+  secrets = new SecretValues(),
+): { url: string; document?: string } {
   const q = url.indexOf('?');
   if (q < 0) return { url };
   const hash = url.indexOf('#', q);
@@ -121,6 +191,7 @@ export function redactGraphqlUrl(url: string, isSecret: SecretName): { url: stri
   const { part, document } = redactPart(
     { query, ...(params.has('variables') && { variables: params.get('variables') }) },
     isSecret,
+    secrets,
   );
   const changed = part.query !== query || (params.has('variables') && part.variables !== params.get('variables'));
   if (!changed) return { url, document };

@@ -108,6 +108,25 @@ for (const driver of GRAPHQL_DRIVERS) {
       assert.ok(viaGet.request.url.includes('order-7'), 'a variable bound to a non-secret argument is kept');
     });
 
+    it('a secret the server echoes in an error (a variable it could not coerce) is redacted there too', async () => {
+      const app = await start();
+      const echoed = await post(app.url, {
+        query: 'mutation Echo($in: CredentialsInput!) { signIn(input: $in) }',
+        variables: { in: { user: 'ann', password: { nested: CANARY('E1') } } },
+      });
+      const literal = await post(app.url, {
+        query: 'mutation EchoVar($p: String!) { login(user: "a", password: $p) }',
+        variables: { p: 12345678 },
+      });
+      assert.ok(echoed.body.toString().includes(CANARY('E1')), 'the server echoes the value (the test needs it)');
+      assert.ok(literal.body.toString().includes('12345678'), 'the server echoes the value (the test needs it)');
+      const records = await flushed();
+      assert.equal(records.length, 2);
+      const all = suite.collector.calls.map((c) => c.raw).join('\n');
+      assert.ok(!all.includes(CANARY('E1')), 'an echoed secret leaked');
+      assert.ok(!all.includes('12345678'), 'an echoed secret leaked');
+    });
+
     it('a denylisted argument name is redacted in the document and in its bound variables', async () => {
       const app = await start({ denylist: ['ID'] });
       await post(app.url, { query: `mutation { refund(id: "${CANARY('D1')}") }` });
