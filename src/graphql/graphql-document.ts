@@ -1,4 +1,4 @@
-import { GraphqlLexer, TokenKind } from './graphql-lexer';
+import { GraphqlLexer, skipBalanced, TokenKind } from './graphql-lexer';
 
 /** One operation definition of a document. */
 export interface GraphqlOperation {
@@ -79,7 +79,9 @@ export function readDocument(text: string, isSecret?: (name: string) => boolean)
   let header: 'operation' | 'fragment' | undefined;
   let prev: TokenKind = TokenKind.End;
   let prevPunct = 0;
-  let prevName = '';
+  /** Offsets of the previous token when it was a name (read only when it turns out to be a key). */
+  let prevStart = 0;
+  let prevEnd = 0;
   /** In arguments or an object, after `key:`: whether the value that follows is secret. */
   let valueSecret: boolean | undefined;
   /** In a selection set: the next name is a fragment name (after `...`) or a type condition (after `on`). */
@@ -113,6 +115,14 @@ export function readDocument(text: string, isSecret?: (name: string) => boolean)
     }
     if (kind === TokenKind.Punct) {
       const p = lexer.punct;
+      // Naming only (no rules): what lies below an operation's root fields is skipped, not tokenized.
+      if (!isSecret && (p === 0x7b || p === 0x28 || p === 0x5b) && (top || header === 'fragment' || p !== 0x7b)) {
+        skipBalanced(lexer);
+        prev = TokenKind.Punct;
+        prevPunct = 0x7d;
+        directive = false;
+        continue;
+      }
       if (p === 0x7b /* { */) {
         if (!top) {
           if (header !== 'fragment') {
@@ -142,7 +152,7 @@ export function readDocument(text: string, isSecret?: (name: string) => boolean)
         valueSecret = undefined; // a container value is complete
       } else if (p === 0x3a /* : */) {
         if (top && (top.kind === Frame.Arguments || top.kind === Frame.Object) && prev === TokenKind.Name) {
-          valueSecret = top.secret || (isSecret !== undefined && isSecret(prevName));
+          valueSecret = top.secret || (isSecret !== undefined && isSecret(text.slice(prevStart, prevEnd)));
         }
       } else if (p === 0x2e /* ... */) {
         skipName = true;
@@ -160,7 +170,7 @@ export function readDocument(text: string, isSecret?: (name: string) => boolean)
           }
           if (top && (top.kind === Frame.Arguments || top.kind === Frame.Object)) valueSecret = undefined;
           prev = TokenKind.Name;
-          prevName = '';
+          prevStart = prevEnd = 0;
           continue;
         }
         if (nameKind === TokenKind.End) break;
@@ -182,7 +192,9 @@ export function readDocument(text: string, isSecret?: (name: string) => boolean)
         if (top.kind === Frame.Arguments || top.kind === Frame.Object) valueSecret = undefined;
       }
     } else if (kind === TokenKind.Name) {
-      const name = lexer.value();
+      // Most names (fields of nested selections, values) are never read: no string is made for them.
+      const needed: boolean = !top || (top.kind === Frame.Selection && (top.root !== undefined || skipName));
+      const name: string = needed ? lexer.value() : "";
       if (!top) {
         if (!header && (name === 'query' || name === 'mutation' || name === 'subscription')) {
           operation = { type: name, introspection: false };
@@ -216,7 +228,8 @@ export function readDocument(text: string, isSecret?: (name: string) => boolean)
         directive = prev === TokenKind.Punct && prevPunct === 0x40;
       }
       prev = kind;
-      prevName = name;
+      prevStart = lexer.start;
+      prevEnd = lexer.end;
       continue;
     } else if (top && (top.kind === Frame.Arguments || top.kind === Frame.Object)) {
       valueSecret = undefined; // a number

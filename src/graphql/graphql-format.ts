@@ -19,7 +19,9 @@ export interface GraphqlRedactedRequest {
  * request body are redacted by the GraphQL rules, then go through every other rule as any URL and body do.
  */
 export function redactGraphqlRequest(x: CapturedExchange, redactor: Redactor): GraphqlRedactedRequest {
-  const isSecret = (name: string) => redactor.isSecretName(name);
+  const isSecret = Object.assign((name: string) => redactor.isSecretName(name), {
+    mayName: (text: string) => redactor.mayNameSecret(text),
+  });
   const secrets = new SecretValues();
   const fromUrl = redactGraphqlUrl(x.url, isSecret, secrets);
   const unchanged = { url: fromUrl.url, requestBody: x.requestBody, document: fromUrl.document, secrets: secrets.values };

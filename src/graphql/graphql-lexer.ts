@@ -19,6 +19,31 @@ export const enum TokenKind {
   Other,
 }
 
+/** Character classes of ASCII codes: one table read per character instead of a chain of comparisons. */
+const IGNORED = 1;
+const NAME_START = 2;
+const NAME_CONTINUE = 4;
+const PUNCT = 8;
+const NUMBER_CONTINUE = 16;
+/** Characters `skipBalanced` stops at: brackets, quotes, comments. */
+const STRUCTURE = 32;
+const CLASSES = new Uint8Array(128);
+const mark = (codes: Iterable<number>, cls: number) => {
+  for (const c of codes) CLASSES[c] = (CLASSES[c] as number) | cls;
+};
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+const codes = (chars: string) => [...chars].map((c) => c.charCodeAt(0));
+mark([0x20, 0x09, 0x0a, 0x0d, 0x2c], IGNORED);
+mark([...range(0x41, 0x5a), ...range(0x61, 0x7a), 0x5f], NAME_START | NAME_CONTINUE);
+mark(range(0x30, 0x39), NAME_CONTINUE | NUMBER_CONTINUE);
+mark(codes('.eE+-'), NUMBER_CONTINUE);
+mark(codes('!$&():=@[]{|}'), PUNCT);
+mark(codes('{}()[]"#'), STRUCTURE);
+
+function classOf(c: number): number {
+  return c < 128 ? (CLASSES[c] as number) : c === 0xfeff ? IGNORED : 0;
+}
+
 export class GraphqlLexer {
   kind: TokenKind = TokenKind.End;
   /** Offsets of the current token in the text: [start, end). */
@@ -32,6 +57,11 @@ export class GraphqlLexer {
 
   constructor(readonly text: string) {
     if (text.charCodeAt(0) === 0xfeff) this.pos = 1;
+  }
+
+  /** Moves to `offset`: the next token is read from there. */
+  seek(offset: number): void {
+    this.pos = offset;
   }
 
   /** The current token's text (names: the name; strings: with their quotes). */
@@ -50,7 +80,7 @@ export class GraphqlLexer {
         return (this.kind = TokenKind.End);
       }
       const c = text.charCodeAt(i);
-      if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || c === 0x2c || c === 0xfeff) {
+      if (classOf(c) & IGNORED) {
         i++;
       } else if (c === 0x23) {
         const start = i;
@@ -62,9 +92,10 @@ export class GraphqlLexer {
     }
     this.start = i;
     const c = text.charCodeAt(i);
-    if (isNameStart(c)) {
+    const cls = classOf(c);
+    if (cls & NAME_START) {
       i++;
-      while (i < length && isNameContinue(text.charCodeAt(i))) i++;
+      while (i < length && classOf(text.charCodeAt(i)) & NAME_CONTINUE) i++;
       this.kind = TokenKind.Name;
     } else if (c === 0x22) {
       if (text.charCodeAt(i + 1) === 0x22 && text.charCodeAt(i + 2) === 0x22) {
@@ -77,13 +108,13 @@ export class GraphqlLexer {
     } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
       i++;
       // Loose on purpose: digits, `.`, exponents and their signs; what follows a number is never a name in valid text.
-      while (i < length && isNumberContinue(text.charCodeAt(i))) i++;
+      while (i < length && classOf(text.charCodeAt(i)) & NUMBER_CONTINUE) i++;
       this.kind = TokenKind.Number;
     } else if (c === 0x2e && text.charCodeAt(i + 1) === 0x2e && text.charCodeAt(i + 2) === 0x2e) {
       i += 3;
       this.punct = 0x2e;
       this.kind = TokenKind.Punct;
-    } else if (isPunct(c)) {
+    } else if (cls & PUNCT) {
       i++;
       this.punct = c;
       this.kind = TokenKind.Punct;
@@ -94,6 +125,33 @@ export class GraphqlLexer {
     this.end = this.pos = i;
     return this.kind;
   }
+}
+
+/**
+ * After an opening bracket (the current token): moves past its matching close, reading strings and comments so a
+ * bracket inside them does not count, without making tokens (what capture does not need to read). At the end of a
+ * cut text it stops there.
+ */
+export function skipBalanced(lexer: GraphqlLexer): void {
+  const text = lexer.text;
+  const length = text.length;
+  let depth = 1;
+  let i = lexer.end;
+  while (i < length) {
+    const c = text.charCodeAt(i);
+    if (!(classOf(c) & STRUCTURE)) {
+      i++;
+    } else if (c === 0x22) {
+      i = text.startsWith('"""', i) ? blockStringEnd(text, i + 3) : stringEnd(text, i + 1);
+    } else if (c === 0x23) {
+      while (i < length && text.charCodeAt(i) !== 0x0a && text.charCodeAt(i) !== 0x0d) i++;
+    } else {
+      i++;
+      if (c === 0x7b || c === 0x28 || c === 0x5b) depth++;
+      else if (--depth === 0) break;
+    }
+  }
+  lexer.seek(i);
 }
 
 /** After the opening quote: the offset just past the closing quote, or the line end / text end when there is none. */
@@ -118,35 +176,4 @@ function blockStringEnd(text: string, i: number): number {
     else i++;
   }
   return length;
-}
-
-function isNameStart(c: number): boolean {
-  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f;
-}
-
-function isNameContinue(c: number): boolean {
-  return isNameStart(c) || (c >= 0x30 && c <= 0x39);
-}
-
-function isNumberContinue(c: number): boolean {
-  return (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x65 || c === 0x45 || c === 0x2b || c === 0x2d;
-}
-
-/** `! $ & ( ) : = @ [ ] { | }` */
-function isPunct(c: number): boolean {
-  return (
-    c === 0x21 ||
-    c === 0x24 ||
-    c === 0x26 ||
-    c === 0x28 ||
-    c === 0x29 ||
-    c === 0x3a ||
-    c === 0x3d ||
-    c === 0x40 ||
-    c === 0x5b ||
-    c === 0x5d ||
-    c === 0x7b ||
-    c === 0x7c ||
-    c === 0x7d
-  );
 }

@@ -3,8 +3,12 @@ import { MAX_REDACT_DEPTH } from '../redact/redaction-defaults';
 import { readDocument } from './graphql-document';
 import { partsOfBody, type GraphqlRequestPart } from './graphql-request';
 
-/** Whether an argument, input field or variable key must not keep its value (the module's redaction rules). */
-export type SecretName = (name: string) => boolean;
+/**
+ * Whether an argument, input field or variable key must not keep its value (the module's redaction rules).
+ * `mayName`: false when no name the rules redact occurs anywhere in a text, in any casing (GraphQL names are ASCII,
+ * so a secret argument cannot hide from it): such a document is not parsed at all.
+ */
+export type SecretName = ((name: string) => boolean) & { mayName?: (text: string) => boolean };
 
 const REDACTED_LITERAL = JSON.stringify(REDACTED);
 
@@ -58,6 +62,7 @@ export function redactDocument(
   isSecret: SecretName,
   secrets?: SecretValues,
 ): { text: string; secretVariables: Set<string> } {
+  if (isSecret.mayName && !isSecret.mayName(document)) return { text: document, secretVariables: new Set() };
   const { secretLiterals, secretVariables } = readDocument(document, isSecret);
   if (!secretLiterals.length) return { text: document, secretVariables };
   let text = '';
@@ -171,9 +176,17 @@ export function redactGraphqlBody(
     };
   }
   const batch = text.trimStart().startsWith('[');
+  // No name the rules redact anywhere in the body, and no `\u` escape that could spell one: nothing to redact, and
+  // the body is kept as received (the redactor's own pass still reads it). Otherwise the parsed body is redacted and
+  // re-serialized, so duplicate keys cannot carry a second, unredacted document or variable through.
+  if (isSecret.mayName && !text.includes('\\u') && !isSecret.mayName(text)) {
+    const query = batch ? undefined : parts[0]?.query;
+    return { text, ...(typeof query === 'string' && { document: query }) };
+  }
   const redacted = parts.map((p) => redactPart(p, isSecret, secrets));
+  const document = batch ? undefined : redacted[0]!.document;
   const body = batch ? redacted.map((r) => r.part) : redacted[0]!.part;
-  return { text: JSON.stringify(body), ...(!batch && redacted[0]!.document !== undefined && { document: redacted[0]!.document }) };
+  return { text: JSON.stringify(body), ...(document !== undefined && { document }) };
 }
 
 /** A GET request URL with its `query` document and `variables` redacted; the URL itself when nothing changed. */

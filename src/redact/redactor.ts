@@ -148,6 +148,11 @@ export class Redactor {
     return this.deepKeys.has(key) || this.deny?.has(key) === true;
   }
 
+  /** Whether a name `isSecretName` redacts could occur in a text (any casing); false spares parsing it. */
+  mayNameSecret(text: string): boolean {
+    return this.textProbe?.test(text) ?? false;
+  }
+
   /**
    * A query or form parameter name that must not keep its value: by its base name and by each bracketed segment
    * (`password[]`, `user[password]`, `a[b][token]`), as qs-style parsers read them.

@@ -127,6 +127,21 @@ for (const driver of GRAPHQL_DRIVERS) {
       assert.ok(!all.includes('12345678'), 'an echoed secret leaked');
     });
 
+    it('with offload: worker, the worker redacts GraphQL documents and variables the same way', async () => {
+      const app = await start({ offload: 'worker' });
+      await post(app.url, { query: `mutation Off { login(user: "ann", password: "${CANARY('W1')}") }` });
+      await post(app.url, {
+        query: 'mutation OffVar($p: String!) { login(user: "bob", password: $p) }',
+        variables: { p: CANARY('W2') },
+      });
+      const records = await flushed();
+      assert.equal(records.length, 2);
+      const all = suite.collector.calls.map((c) => c.raw).join('\n');
+      assert.ok(!all.includes(CANARY('W1')) && !all.includes(CANARY('W2')), 'a canary leaked through the worker');
+      const off = entryFor(records, 'mutation Off');
+      assert.match(off.request.postData!.text!, /password: \\"\[REDACTED\]\\"/);
+    });
+
     it('a denylisted argument name is redacted in the document and in its bound variables', async () => {
       const app = await start({ denylist: ['ID'] });
       await post(app.url, { query: `mutation { refund(id: "${CANARY('D1')}") }` });

@@ -7,6 +7,9 @@ import { DEFAULT_REDACTED_KEYS } from '../../src/redact/redaction-defaults';
 
 const DENY = new Set([...DEFAULT_REDACTED_KEYS, 'pin']);
 const isSecret = (name: string) => DENY.has(name.toLowerCase());
+/** As the module passes it: with the key probe that spares documents naming no secret. */
+const PROBE = new RegExp([...DENY].map((k) => k.replace(/[-]/g, '\\-')).join('|'), 'i');
+const isSecretWithProbe = Object.assign((name: string) => isSecret(name), { mayName: (text: string) => PROBE.test(text) });
 const C = (n: number | string) => `CANARY${n}q7x`;
 
 function redacted(document: string): string {
@@ -148,6 +151,20 @@ describe('GraphQL request bodies and URLs', () => {
       isSecret,
     );
     assert.ok('text' in asText && !asText.text.includes('CANARY'));
+  });
+
+  it('duplicate keys and escaped names cannot carry a second, unredacted document or variable', () => {
+    const bodies = [
+      `{"query":"mutation { login(password: \\"${C('m')}\\") }","query":"{ a }"}`,
+      `{"query":"mutation { login(\\u0070assword: \\"${C('n')}\\") }"}`,
+      `{"query":"mutation($x: String) { a(\\u0074oken: $x) }","variables":{"x":"${C('o')}"}}`,
+      `{"query":"{ a }","variables":{"\\u0074oken":"${C('p')}"},"variables":{}}`,
+    ];
+    for (const body of bodies) {
+      JSON.parse(body); // the test's own bodies are valid JSON
+      const out = redactGraphqlBody(body, 'application/json', false, isSecretWithProbe);
+      assert.ok('text' in out && !out.text.includes('CANARY'), `${body} -> ${JSON.stringify(out)}`);
+    }
   });
 
   it('a batch, application/graphql, a cut JSON body (not recorded), a GET query string', () => {
