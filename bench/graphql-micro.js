@@ -16,7 +16,9 @@ const { graphqlErrorsOf } = require('../dist/src/graphql/graphql-errors');
 const fields = Array.from({ length: 30 }, (_, i) => `      field${i} { id name # comment ${i}\n      }`).join('\n');
 const QUERY = `query GetOrder($id: ID!, $page: Int = 1) {\n  order(id: $id) {\n    id\n    items(page: $page) {\n${fields}\n    }\n  }\n}`;
 const MUTATION = 'mutation Login($p: String!, $u: String!) { login(user: $u, password: $p) { token expires } }';
-const data = { order: { id: '42', items: Array.from({ length: 20 }, (_, i) => ({ id: String(i), name: `Item ${i}` })) } };
+const data = {
+  order: { id: '42', items: Array.from({ length: 20 }, (_, i) => ({ id: String(i), name: `Item ${i}` })) },
+};
 const requests = {
   'query, ok': [{ query: QUERY, variables: { id: '42', page: 2 }, operationName: 'GetOrder' }, { data }],
   'mutation, secret': [{ query: MUTATION, variables: { p: 'hunter22', u: 'ann' } }, { data: { login: null } }],
@@ -38,7 +40,14 @@ function captured(body, response) {
     method: 'POST',
     url: 'http://127.0.0.1:3000/graphql',
     httpVersion: 'HTTP/1.1',
-    requestHeaders: ['host', '127.0.0.1:3000', 'content-type', 'application/json', 'content-length', String(text.length)],
+    requestHeaders: [
+      'host',
+      '127.0.0.1:3000',
+      'content-type',
+      'application/json',
+      'content-length',
+      String(text.length),
+    ],
     requestBody: { text, size: text.length, truncated: false, source: 'wire' },
     status: 200,
     statusText: 'OK',
@@ -81,7 +90,10 @@ for (const [label, [body, response]] of Object.entries(requests)) {
   const plain = time(`format, as a plain JSON exchange: ${label}`, 5000, () => {
     sink += redactExchange(x, redactor, options).requestBody.text.length;
   });
-  const graphql = { ...x, graphql: { operation: 'query GetOrder', operations: [{ type: 'query' }], introspection: false, failed: false } };
+  const graphql = {
+    ...x,
+    graphql: { operation: 'query GetOrder', operations: [{ type: 'query' }], introspection: false, failed: false },
+  };
   const withGraphql = time(`format, as GraphQL: ${label}`, 5000, () => {
     sink += redactExchange(graphql, redactor, options).requestBody.text.length;
   });

@@ -59,11 +59,7 @@ export class RecordFormatter {
     const content = x.responseBody;
     const entry: HarEntry = {
       // GraphQL: the operation is the endpoint (`http://host/graphql#query GetOrder`), see docs/graphql.md.
-      pageref: x.graphql?.operation
-        ? `${origin}${x.path}#${x.graphql.operation}`
-        : x.route
-          ? origin + x.route
-          : x.url,
+      pageref: x.graphql?.operation ? `${origin}${x.path}#${x.graphql.operation}` : x.route ? origin + x.route : x.url,
       startedDateTime: new Date(x.startedAt).toISOString(),
       time: x.durationMs,
       request: {

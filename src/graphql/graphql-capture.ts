@@ -36,7 +36,9 @@ export class GraphqlCapture {
     const { req } = exchange;
     if (req.headers.upgrade !== undefined) return false;
     const parts = this.partsOf(exchange);
-    const summary: GraphqlOperationSummary = parts ? summarizeOperations(parts) : { operations: [], introspection: false };
+    const summary: GraphqlOperationSummary = parts
+      ? summarizeOperations(parts)
+      : { operations: [], introspection: false };
     if (summary.introspection && !this.options.introspection) return false;
     if (summary.operation !== undefined && !this.names.has(summary.operation)) {
       if (this.names.size < MAX_OPERATION_NAMES) this.names.add(summary.operation);
@@ -44,7 +46,9 @@ export class GraphqlCapture {
     }
     const body = exchange.responseBody;
     const answered =
-      body && !body.encoding && body.text ? graphqlErrorsOf(body.text, body.truncated, new Date().toISOString()) : undefined;
+      body && !body.encoding && body.text
+        ? graphqlErrorsOf(body.text, body.truncated, new Date().toISOString())
+        : undefined;
     if (answered) exchange.errors = mergeErrors(exchange.errors, answered);
     const thrown = exchange.errors?.some((e) => e.source === 'interceptor' || e.source === 'filter') === true;
     exchange.graphql = { ...summary, failed: answered !== undefined || thrown };

@@ -194,7 +194,7 @@ export function readDocument(text: string, isSecret?: (name: string) => boolean)
     } else if (kind === TokenKind.Name) {
       // Most names (fields of nested selections, values) are never read: no string is made for them.
       const needed: boolean = !top || (top.kind === Frame.Selection && (top.root !== undefined || skipName));
-      const name: string = needed ? lexer.value() : "";
+      const name: string = needed ? lexer.value() : '';
       if (!top) {
         if (!header && (name === 'query' || name === 'mutation' || name === 'subscription')) {
           operation = { type: name, introspection: false };

@@ -72,7 +72,11 @@ export function mergeErrors(reported: ReportedError[] | undefined, answered: Rep
       continue;
     }
     const twin = merged[i]!;
-    merged[i] = { ...twin, ...(error.path && { path: error.path }), ...(error.code !== undefined && { code: error.code }) };
+    merged[i] = {
+      ...twin,
+      ...(error.path && { path: error.path }),
+      ...(error.code !== undefined && { code: error.code }),
+    };
   }
   return merged;
 }

@@ -24,7 +24,12 @@ export function redactGraphqlRequest(x: CapturedExchange, redactor: Redactor): G
   });
   const secrets = new SecretValues();
   const fromUrl = redactGraphqlUrl(x.url, isSecret, secrets);
-  const unchanged = { url: fromUrl.url, requestBody: x.requestBody, document: fromUrl.document, secrets: secrets.values };
+  const unchanged = {
+    url: fromUrl.url,
+    requestBody: x.requestBody,
+    document: fromUrl.document,
+    secrets: secrets.values,
+  };
   const body = x.requestBody;
   if (!body || body.comment || body.encoding === 'base64' || !body.text) return unchanged;
   const mimeType = body.source === 'parsed' ? 'application/json' : contentTypeOf(x.requestHeaders);

@@ -8,13 +8,20 @@ export function resolveGraphqlOptions(value: unknown): ResolvedGraphqlOptions {
   if (value === false) return false;
   if (value === undefined || value === true) return { paths: new Set(['/graphql']), introspection: false };
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new MetricsOptionsError(`"graphql" must be false or { paths?, introspection? }, got ${describeValue(value)}.`);
+    throw new MetricsOptionsError(
+      `"graphql" must be false or { paths?, introspection? }, got ${describeValue(value)}.`,
+    );
   }
   const { paths, introspection, ...rest } = value as MetricsGraphqlOptions;
   const extra = Object.keys(rest)[0];
   if (extra !== undefined) throw new MetricsOptionsError(`"graphql" has an unknown key "${extra}".`);
-  if (paths !== undefined && (!Array.isArray(paths) || paths.some((p) => typeof p !== 'string' || !p.startsWith('/')))) {
-    throw new MetricsOptionsError(`"graphql.paths" must be an array of paths starting with "/", got ${describeValue(paths)}.`);
+  if (
+    paths !== undefined &&
+    (!Array.isArray(paths) || paths.some((p) => typeof p !== 'string' || !p.startsWith('/')))
+  ) {
+    throw new MetricsOptionsError(
+      `"graphql.paths" must be an array of paths starting with "/", got ${describeValue(paths)}.`,
+    );
   }
   if (introspection !== undefined && typeof introspection !== 'boolean') {
     throw new MetricsOptionsError(`"graphql.introspection" must be a boolean, got ${describeValue(introspection)}.`);

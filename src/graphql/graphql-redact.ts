@@ -79,7 +79,11 @@ export function redactDocument(
 
 /** The value of a string or block-string literal, as near as it can be told (for echo search only). */
 function literalValue(literal: string): string {
-  if (literal.startsWith('"""')) return literal.slice(3, literal.endsWith('"""') ? -3 : undefined).replaceAll('\\"""', '"""').trim();
+  if (literal.startsWith('"""'))
+    return literal
+      .slice(3, literal.endsWith('"""') ? -3 : undefined)
+      .replaceAll('\\"""', '"""')
+      .trim();
   try {
     return JSON.parse(literal) as string;
   } catch {

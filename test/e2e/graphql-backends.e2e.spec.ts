@@ -58,9 +58,9 @@ function comparable(entry: HarEntry, pageref: string | undefined) {
     postData: entry.request.postData,
     status: entry.response.status,
     content: entry.response.content,
-    errors: (entry._errors as { message: string; path?: unknown; code?: unknown; errorType: string }[] | undefined)?.map(
-      (e) => ({ message: e.message, path: e.path, code: e.code, type: e.errorType }),
-    ),
+    errors: (
+      entry._errors as { message: string; path?: unknown; code?: unknown; errorType: string }[] | undefined
+    )?.map((e) => ({ message: e.message, path: e.path, code: e.code, type: e.errorType })),
   };
 }
 
@@ -127,7 +127,12 @@ for (const driver of GRAPHQL_DRIVERS) {
       const partial = fromReadme.get('query Partial')!;
       assert.equal(partial.pageref, '/graphql#query Partial');
       assert.deepEqual(partial.errors, [
-        { message: 'resolver exploded', path: ['boom'], code: driver === 'mercurius-fastify' ? undefined : 'INTERNAL_SERVER_ERROR', type: partial.errors![0]!.type },
+        {
+          message: 'resolver exploded',
+          path: ['boom'],
+          code: driver === 'mercurius-fastify' ? undefined : 'INTERNAL_SERVER_ERROR',
+          type: partial.errors![0]!.type,
+        },
       ]);
       const login = JSON.parse(fromReadme.get('mutation Login')!.postData!.text!) as {
         query: string;

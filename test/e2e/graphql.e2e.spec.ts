@@ -25,8 +25,12 @@ function json(response: SimpleResponse): { data?: Record<string, unknown> | null
 
 /** The one entry whose pageref ends with `#<operation>`. */
 function entryFor(records: MetricsRecord[], operation: string): Entry {
-  const found = records.map(entryOf).filter((e) => (e.pageref ?? "").endsWith(`#${operation}`));
-  assert.equal(found.length, 1, `one entry for ${operation}; got ${records.map((r) => entryOf(r).pageref).join(' | ')}`);
+  const found = records.map(entryOf).filter((e) => (e.pageref ?? '').endsWith(`#${operation}`));
+  assert.equal(
+    found.length,
+    1,
+    `one entry for ${operation}; got ${records.map((r) => entryOf(r).pageref).join(' | ')}`,
+  );
   return found[0]!;
 }
 
@@ -230,14 +234,14 @@ for (const driver of GRAPHQL_DRIVERS) {
       await post(app.url, { query: '{ quiet }' });
       await post(app.url, { query: 'query T { tenant }' }, { 'x-tenant': 'tenant-7' });
       const records = await flushed();
-      assert.deepEqual(records.map((r) => (entryOf(r).pageref ?? "").replace(/^.*#/, '')).sort(), [
+      assert.deepEqual(records.map((r) => (entryOf(r).pageref ?? '').replace(/^.*#/, '')).sort(), [
         'query T',
         'query { quiet }',
       ]);
       const quiet = entryFor(records, 'query { quiet }');
       assert.equal(quiet.response.content.text, '');
       assert.ok(!JSON.stringify(quiet).includes('quiet-answer'));
-      const tenant = records.find((r) => (entryOf(r).pageref ?? "").endsWith('#query T'))!;
+      const tenant = records.find((r) => (entryOf(r).pageref ?? '').endsWith('#query T'))!;
       assert.equal(tenant.group.label, 'Tenant');
       assert.equal(graphqlSeen.groupRequests.length, 1);
       const req = graphqlSeen.groupRequests[0] as { headers: Record<string, string> };
@@ -249,7 +253,7 @@ for (const driver of GRAPHQL_DRIVERS) {
       await post(app.url, { query: 'query IntrospectionQuery { __schema { queryType { name } } }' });
       await post(app.url, { query: '{ orders { id } }' });
       assert.deepEqual(
-        (await flushed()).map((r) => (entryOf(r).pageref ?? "").replace(/^.*#/, '')),
+        (await flushed()).map((r) => (entryOf(r).pageref ?? '').replace(/^.*#/, '')),
         ['query { orders }'],
       );
       await suite.running!.close();
@@ -257,7 +261,7 @@ for (const driver of GRAPHQL_DRIVERS) {
       const again = await start({ graphql: { introspection: true } });
       await post(again.url, { query: 'query IntrospectionQuery { __schema { queryType { name } } }' });
       assert.deepEqual(
-        (await flushed()).map((r) => (entryOf(r).pageref ?? "").replace(/^.*#/, '')),
+        (await flushed()).map((r) => (entryOf(r).pageref ?? '').replace(/^.*#/, '')),
         ['query IntrospectionQuery'],
       );
     });

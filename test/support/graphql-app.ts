@@ -205,5 +205,10 @@ export function platformOf(driver: GraphqlDriverName): AdapterName {
 }
 
 export function startGraphqlApp(driver: GraphqlDriverName, options: MetricsModuleOptions): Promise<RunningApp> {
-  return startApp(graphqlAppModule(driver, options), platformOf(driver), undefined, process.env.GQL_LOG ? console : false);
+  return startApp(
+    graphqlAppModule(driver, options),
+    platformOf(driver),
+    undefined,
+    process.env.GQL_LOG ? console : false,
+  );
 }

@@ -1,6 +1,9 @@
 // ws ships no types of its own; this is the little of it the client needs.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const WebSocket = require('ws') as new (url: string, protocol: string) => {
+const WebSocket = require('ws') as new (
+  url: string,
+  protocol: string,
+) => {
   on(event: 'open' | 'close', listener: () => void): void;
   on(event: 'message', listener: (data: Buffer) => void): void;
   on(event: 'error', listener: (error: Error) => void): void;

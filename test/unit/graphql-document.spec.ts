@@ -9,7 +9,9 @@ const DENY = new Set([...DEFAULT_REDACTED_KEYS, 'pin']);
 const isSecret = (name: string) => DENY.has(name.toLowerCase());
 /** As the module passes it: with the key probe that spares documents naming no secret. */
 const PROBE = new RegExp([...DENY].map((k) => k.replace(/[-]/g, '\\-')).join('|'), 'i');
-const isSecretWithProbe = Object.assign((name: string) => isSecret(name), { mayName: (text: string) => PROBE.test(text) });
+const isSecretWithProbe = Object.assign((name: string) => isSecret(name), {
+  mayName: (text: string) => PROBE.test(text),
+});
 const C = (n: number | string) => `CANARY${n}q7x`;
 
 function redacted(document: string): string {
@@ -52,7 +54,10 @@ describe('GraphQL operation names', () => {
     assert.equal(intro('{ a: __schema { types { name } } }'), true);
     assert.equal(intro('{ __schema: orders { id } }'), false, 'an alias named like introspection is not');
     assert.equal(intro('{ ...F } fragment F on Query { __schema { types { name } } }'), false);
-    assert.equal(summarizeOperations([{ query: '{ __typename }' }, { query: '{ orders { id } }' }]).introspection, false);
+    assert.equal(
+      summarizeOperations([{ query: '{ __typename }' }, { query: '{ orders { id } }' }]).introspection,
+      false,
+    );
   });
 });
 
@@ -64,17 +69,33 @@ describe('GraphQL document redaction', () => {
     ['any casing', `{ login(PassWord: "${C(4)}") }`, 'login(PassWord: "[REDACTED]")'],
     ['denylist', `{ unlock(pin: "${C(5)}", door: "front") }`, 'unlock(pin: "[REDACTED]", door: "front")'],
     ['nested input', `{ a(input: { user: "u", creds: { token: "${C(6)}" } }) }`, 'creds: { token: "[REDACTED]" }'],
-    ['under a secret key', `{ a(secret: { x: "${C(7)}", y: ["${C(8)}"] }) }`, 'secret: { x: "[REDACTED]", y: ["[REDACTED]"] }'],
-    ['list of inputs', `{ a(list: [{ token: "${C(9)}" }, { note: "kept" }]) }`, '[{ token: "[REDACTED]" }, { note: "kept" }]'],
+    [
+      'under a secret key',
+      `{ a(secret: { x: "${C(7)}", y: ["${C(8)}"] }) }`,
+      'secret: { x: "[REDACTED]", y: ["[REDACTED]"] }',
+    ],
+    [
+      'list of inputs',
+      `{ a(list: [{ token: "${C(9)}" }, { note: "kept" }]) }`,
+      '[{ token: "[REDACTED]" }, { note: "kept" }]',
+    ],
     ['alias', `{ x: login(password: "${C(10)}") }`, 'x: login(password: "[REDACTED]")'],
     ['directive', `{ a @auth(token: "${C(11)}") }`, '@auth(token: "[REDACTED]")'],
-    ['hash in a string', `{ a(note: "# not a comment", password: "${C(12)}") }`, 'note: "# not a comment", password: "[REDACTED]"'],
+    [
+      'hash in a string',
+      `{ a(note: "# not a comment", password: "${C(12)}") }`,
+      'note: "# not a comment", password: "[REDACTED]"',
+    ],
     ['comment', `{ a # password: ${C(13)}\n }`, '{ a # [REDACTED]\n }'],
     ['quote in a comment', `{ login(# "\n password: "${C(14)}") }`, 'password: "[REDACTED]"'],
     ['unterminated at the cut', `mutation { login(password: "${C(15)}`, 'login(password: "[REDACTED]"'],
     ['unterminated at a line end', `{ login(password: "${C(16)}\n user: "u") }`, 'password: "[REDACTED]"\n user: "u")'],
     ['unterminated block string', `{ login(password: """${C(17)}\n more`, 'login(password: "[REDACTED]"'],
-    ['default of a bound variable', `query Q($p: String = "${C(18)}") { login(password: $p) }`, '$p: String = "[REDACTED]"'],
+    [
+      'default of a bound variable',
+      `query Q($p: String = "${C(18)}") { login(password: $p) }`,
+      '$p: String = "[REDACTED]"',
+    ],
     ['default object', `query Q($in: In = { token: "${C(19)}" }) { a(input: $in) }`, '{ token: "[REDACTED]" }'],
     ['unicode escape', `{ login(password: "\\u0041${C(20)}") }`, 'login(password: "[REDACTED]")'],
     ['number and enum values', `{ a(token: 12345, pin: ENUMVALUE, n: 1) }`, 'a(token: 12345, pin: ENUMVALUE, n: 1)'],
@@ -104,7 +125,7 @@ describe('GraphQL document redaction', () => {
 
   it('fuzz: random documents with secrets under secret keys, cut anywhere, never keep a secret', () => {
     let seed = 7;
-    const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
     let n = 0;
     const value = (depth: number, secret: boolean): string => {
@@ -123,7 +144,9 @@ describe('GraphQL document redaction', () => {
     for (let round = 0; round < 400; round++) {
       const document =
         `mutation M${round} { ` +
-        Array.from({ length: 3 }, () => `${pick(['a', 'b: c'])}(${field(0, false)}, ${field(0, false)}) { id }`).join(' ') +
+        Array.from({ length: 3 }, () => `${pick(['a', 'b: c'])}(${field(0, false)}, ${field(0, false)}) { id }`).join(
+          ' ',
+        ) +
         ' }';
       const secrets = [...document.matchAll(/CANARY\d+q7x/g)].map((m) => m[0]);
       for (const cut of [document.length, Math.floor(random() * document.length)]) {
@@ -145,7 +168,10 @@ describe('GraphQL request bodies and URLs', () => {
     assert.ok(!out.text.includes('CANARY'), out.text);
     assert.ok(out.text.includes('"note":"kept"'));
     const asText = redactGraphqlBody(
-      JSON.stringify({ query: 'mutation($p: String) { login(password: $p) }', variables: JSON.stringify({ p: C('e') }) }),
+      JSON.stringify({
+        query: 'mutation($p: String) { login(password: $p) }',
+        variables: JSON.stringify({ p: C('e') }),
+      }),
       'application/json',
       false,
       isSecret,
@@ -180,7 +206,12 @@ describe('GraphQL request bodies and URLs', () => {
     assert.ok('text' in batch && !batch.text.includes('CANARY') && batch.text.startsWith('['));
     const raw = redactGraphqlBody(`mutation { login(password: "${C('h')}") }`, 'application/graphql', false, isSecret);
     assert.ok('text' in raw && !raw.text.includes('CANARY'));
-    const cut = redactGraphqlBody(`{"query":"mutation { login(password: \\"${C('i')}`, 'application/json', true, isSecret);
+    const cut = redactGraphqlBody(
+      `{"query":"mutation { login(password: \\"${C('i')}`,
+      'application/json',
+      true,
+      isSecret,
+    );
     assert.ok('dropped' in cut);
     const url =
       'http://h/graphql?query=' +
