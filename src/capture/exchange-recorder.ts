@@ -150,12 +150,7 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
       const exchange = exchangeOf(req) ?? this.open(rawRequestOf(req), rawResponseOf(http.getResponse<unknown>()));
       exchange.platformRequest = req;
       // A filter's host answers getHandler() with undefined: keep what the route guard noted.
-      const context = host as Partial<ExecutionContext>;
-      const handler = context.getHandler?.();
-      if (typeof handler === 'function') {
-        exchange.handler = handler as Exchange['handler'];
-        exchange.controller = context.getClass?.() as Exchange['controller'];
-      }
+      exchange.noteHandler(host as Partial<ExecutionContext>);
       return exchange;
     } catch {
       return undefined;

@@ -58,6 +58,14 @@ export class Exchange {
     this.platformRequest = req;
   }
 
+  /** Notes the handler and its class an execution context names (a filter's host names none: nothing changes). */
+  noteHandler(context: { getHandler?(): unknown; getClass?(): unknown }): void {
+    const handler = context.getHandler?.();
+    if (typeof handler !== 'function') return;
+    this.handler = handler as Exchange['handler'];
+    this.controller = context.getClass?.() as Exchange['controller'];
+  }
+
   /** Attaches an error to this request's record, once per thrown value; ignored once the record was handed over. */
   reportError(error: unknown, source: ReportedError['source'], httpException = false): void {
     if (this.settled || this.reportedValues?.has(error)) return;

@@ -31,15 +31,8 @@ export function graphqlExchangeOf(host: ArgumentsHost): Exchange | undefined {
     const exchange = req === undefined ? undefined : exchangeOf(req);
     if (!exchange || exchange.settled) return undefined;
     exchange.graphqlSeen = true;
-    const context = host as Partial<ExecutionContext>;
     const info = host.getArgs()[3] as { path?: { prev?: unknown } } | undefined;
-    if (!exchange.handler && info?.path?.prev === undefined) {
-      const handler = context.getHandler?.();
-      if (typeof handler === 'function') {
-        exchange.handler = handler as Exchange['handler'];
-        exchange.controller = context.getClass?.() as Exchange['controller'];
-      }
-    }
+    if (!exchange.handler && info?.path?.prev === undefined) exchange.noteHandler(host as Partial<ExecutionContext>);
     return exchange;
   } catch {
     return undefined;
