@@ -146,6 +146,39 @@ for (const driver of GRAPHQL_DRIVERS) {
       assert.match(off.request.postData!.text!, /password: \\"\[REDACTED\]\\"/);
     });
 
+    it('an application/graphql body: named where the driver reads it, its secrets redacted on every driver', async () => {
+      const app = await start();
+      const answer = await httpRequest(`${app.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/graphql' },
+        body: `mutation AsText { login(user: "ann", password: "${CANARY('T1')}") }`,
+      });
+      const records = await flushed();
+      assert.equal(records.length, 1);
+      const all = suite.collector.calls.map((c) => c.raw).join('\n');
+      assert.ok(!all.includes(CANARY('T1')), 'canary T1 leaked');
+      const entry = entryOf(records[0]!);
+      if (driver === 'mercurius-fastify') {
+        // Mercurius reads application/graphql bodies; the Apollo drivers answer it with an error of their own.
+        assert.equal(answer.status, 200, answer.body.toString());
+        assert.equal(entry.pageref, `${app.url}/graphql#mutation AsText`);
+        // Mercurius parses it into { query } before any hook sees it: the record holds that (source: parsed).
+        assert.match(entry.request.postData!.text!, /login\(user: \\"ann\\", password: \\"\[REDACTED\]\\"\)/);
+      }
+    });
+
+    it('backgroundWorkerMode: false records the same operation and errors before the response is written', async () => {
+      const app = await start({ backgroundWorkerMode: false });
+      const answer = await post(app.url, { query: 'query Partial { order(id: "5") { id } boom }' });
+      assert.equal(answer.status, 200);
+      const records = await suite.collector.waitForRecords(1);
+      const entry = entryFor(records, 'query Partial');
+      assert.deepEqual(
+        (entry._errors as { message: string; path?: unknown }[]).map((e) => [e.message, e.path]),
+        [['resolver exploded', ['boom']]],
+      );
+    });
+
     it('a denylisted argument name is redacted in the document and in its bound variables', async () => {
       const app = await start({ denylist: ['ID'] });
       await post(app.url, { query: `mutation { refund(id: "${CANARY('D1')}") }` });
