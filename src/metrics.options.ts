@@ -124,7 +124,9 @@ function rejectUnknownKeys(options: object): void {
       .map((name) => ({ name, d: name.toLowerCase() === lower ? 0 : distance(lower, name.toLowerCase()) }))
       .sort((x, y) => x.d - y.d);
     const hint = best && best.d <= Math.max(2, Math.floor(key.length / 4)) ? ` Did you mean "${best.name}"?` : '';
-    throw new MetricsOptionsError(`unknown option "${key}".${hint} Known options are listed in the README (Options).`);
+    throw new MetricsOptionsError(
+      `unknown option "${key}".${hint} Known options are listed in the documentation (docs/options.md).`,
+    );
   }
 }
 
@@ -260,8 +262,8 @@ function offloadMode(value: unknown): false | 'worker' {
   throw new MetricsOptionsError(`"offload" must be false or 'worker', got ${describeValue(value)}.`);
 }
 
-/** A sampling rate: a number from 0 to 1 (also used by `@MetricsSample()`). */
-export function rate(value: unknown, name: string, fallback: number): number {
+/** A sampling rate: a number from 0 to 1 (`@MetricsSample()` checks its argument itself, at decoration time). */
+function rate(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 1) {
     throw new MetricsOptionsError(`${name} must be a number from 0 to 1, got ${describeValue(value)}.`);

@@ -13,7 +13,7 @@ const TEXTUAL =
   /^(text\/|application\/(?:[\w.+-]+\+)?(?:json|xml|javascript|x-www-form-urlencoded|graphql)\b)|\+(json|xml)\b/i;
 
 /** Text we can decode: UTF-8 (or its ASCII subset, or no charset named). Other charsets are kept as base64. */
-export function isUtf8Text(mimeType: string): boolean {
+function isUtf8Text(mimeType: string): boolean {
   if (!TEXTUAL.test(mimeType)) return false;
   const charset = /;\s*charset\s*=\s*"?([\w.-]+)/i.exec(mimeType)?.[1]?.toLowerCase();
   return charset === undefined || charset === 'utf-8' || charset === 'utf8' || charset === 'us-ascii';

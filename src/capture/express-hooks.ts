@@ -21,7 +21,7 @@ const WRAPPED = Symbol.for('nestjs-api-metrics:end');
  * - `end` on the app's own response prototype (`app.response`, made per app by Express; Node's ServerResponse is
  *   untouched, and so is every req/res object) sees the bytes of the body as they go to the socket: `res.send`,
  *   `res.json` (which stringifies, then sends the string), redirects and `@Res()` answers all end there. Measured
- *   against wrapping `send`: the same cost per request (one WeakMap lookup), and `end` also sees redirects and
+ *   against wrapping `send`: the same cost per request (one Map lookup, `exchangeOf`), and `end` also sees redirects and
  *   direct `res.end()` answers, so it is the exact one.
  */
 @Injectable()

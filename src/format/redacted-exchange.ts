@@ -197,13 +197,7 @@ function paramsOf(body: unknown): HarPostParam[] {
   return params;
 }
 
-export function isJson(mimeType: string): boolean {
-  return /^application\/(?:[\w.+-]+\+)?json\b|\+json\b/i.test(mimeType);
-}
-
-// ---- Calls into the Redactor: the lead switches these to Redactor.jsonText / url / echo at merge. ----
-
-/** JSON text (possibly cut to budget): parsed, redacted and re-serialized only when a rule could match. */
+// ---- Calls into the Redactor (one place, so a change of its API touches only these) ----
 
 function redactUrl(redactor: Redactor, url: string): string {
   return redactor.url(url);

@@ -38,9 +38,6 @@ export const DEFAULT_REDACTED_KEYS = [
   'set-cookie',
 ];
 
-/** @deprecated the same list as DEFAULT_REDACTED_KEYS (kept for imports of the old name). */
-export const DEFAULT_REDACTED_HEADERS = DEFAULT_REDACTED_KEYS;
-
 /** Headers whose value is a URL: its query values (and userinfo) are redacted like the request URL's. */
 export const URL_HEADERS = ['location', 'content-location', 'referer', 'referrer'];
 

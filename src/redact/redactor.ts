@@ -2,7 +2,7 @@ import type { HarNameValue } from '../interfaces/har.interface';
 import { REDACTED } from '../metrics.constants';
 import { MetricsOptionsError, type ResolvedMetricsOptions } from '../metrics.options';
 import { CompiledJsonPath, jsonPathProblem, type PathStep } from './jsonpath';
-import { maskApiKey } from './mask';
+import { maskAuthorization } from './mask';
 import { DEFAULT_REDACTED_KEYS, MAX_REDACT_DEPTH, URL_HEADERS } from './redaction-defaults';
 
 type HeaderRule = 'redact' | 'mask';
@@ -178,7 +178,7 @@ export class Redactor {
     return headers.map((header) => {
       const name = header.name.toLowerCase();
       const rule = this.headerRules.get(name) ?? (this.isHeaderDenied(name) ? 'redact' : undefined);
-      if (rule === 'mask') return { name: header.name, value: maskApiKey(header.value) };
+      if (rule === 'mask') return { name: header.name, value: maskAuthorization(header.value) };
       if (rule === 'redact') return { name: header.name, value: REDACTED };
       if (URL_HEADER_SET.has(name)) {
         const value = this.url(header.value);

@@ -193,7 +193,9 @@ class ContextController {
     this.metrics.observeAxios(instance);
     this.metrics.observeAxios(instance); // idempotent
     const res = await instance.get(`${targets.self}/target/ok?n=7`);
-    return { data: res.data, order };
+    // Our marker on the app's defaults must not show in copies of them (`{ ...defaults }`, Object.assign).
+    const copied = Object.getOwnPropertySymbols({ ...instance.defaults }).map(String);
+    return { data: res.data, order, copied };
   }
 
   @Get('late')
@@ -506,6 +508,7 @@ for (const adapter of ADAPTERS) {
       assert.deepEqual(body, {
         data: { wrapped: { target: 'ok', n: '7' } },
         order: ['request-2', 'request-1', 'response'],
+        copied: [],
       });
       const records = await flushRecords();
       const all = entries(records[0]!);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MetricsOptionsError, resolveMetricsOptions } from '../../src/metrics.options';
 import { jsonPathProblem } from '../../src/redact/jsonpath';
-import { maskApiKey } from '../../src/redact/mask';
+import { maskAuthorization } from '../../src/redact/mask';
 import { Redactor } from '../../src/redact/redactor';
 import type { MetricsModuleOptions } from '../../src';
 
@@ -23,7 +23,7 @@ describe('Redactor', () => {
       { name: 'content-type', value: 'application/json' },
     ]);
     assert.deepEqual(out, [
-      { name: 'Authorization', value: maskApiKey('Bearer abc') },
+      { name: 'Authorization', value: maskAuthorization('Bearer abc') },
       { name: 'COOKIE', value: R },
       { name: 'Set-Cookie', value: R },
       { name: 'set-cookie', value: R },

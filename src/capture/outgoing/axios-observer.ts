@@ -90,7 +90,8 @@ export class AxiosObserver implements OnModuleInit {
     if (!this.options.enabled) return;
     const defaults = instance.defaults as { adapter?: unknown; [OBSERVED]?: true };
     if (defaults[OBSERVED]) return;
-    defaults[OBSERVED] = true;
+    // Non-enumerable: the app's code that spreads or copies its defaults (`{ ...instance.defaults }`) never sees it.
+    Object.defineProperty(defaults, OBSERVED, { value: true, enumerable: false, configurable: true });
     try {
       const statics = loadedAxiosOf(instance) ?? (await importedAxiosOf(instance));
       if (statics) return this.install(instance, statics);

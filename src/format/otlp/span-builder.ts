@@ -25,7 +25,7 @@ export interface SpanBuilderOptions {
 }
 
 /** Span name APIToolkit's ingestion recognises as an SDK span (monoscope `Telemetry.sdkSpanNames`). */
-export const APITOOLKIT_SPAN_NAME = 'monoscope.http';
+const APITOOLKIT_SPAN_NAME = 'monoscope.http';
 const SCOPE = { name: PACKAGE_NAME, version: PACKAGE_VERSION };
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-.*)?$/;
 
