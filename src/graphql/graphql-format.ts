@@ -1,7 +1,7 @@
 import type { CapturedBody, CapturedExchange } from '../interfaces/captured-exchange.interface';
 import type { Redactor } from '../redact/redactor';
 import type { RedactedExchange } from '../interfaces/redacted-exchange.interface';
-import { redactGraphqlBody, redactGraphqlUrl, scrubEchoes, SecretValues } from './graphql-redact';
+import { redactGraphqlBody, redactGraphqlUrl, redactUploadFields, scrubEchoes, SecretValues } from './graphql-redact';
 import { isGraphqlBodyType } from './graphql-request';
 
 /** A GraphQL request's URL and body with its documents and variables redacted, ready for the redactor's own pass. */
@@ -32,7 +32,18 @@ export function redactGraphqlRequest(x: CapturedExchange, redactor: Redactor): G
   };
   const body = x.requestBody;
   if (!body || body.comment || body.encoding === 'base64' || !body.text) return unchanged;
-  const mimeType = body.source === 'parsed' ? 'application/json' : contentTypeOf(x.requestHeaders);
+  const contentType = contentTypeOf(x.requestHeaders);
+  if (/^multipart\/form-data\b/i.test(contentType)) {
+    // Uploads: the fields as parsed (raw multipart bytes are never recorded as text).
+    if (body.source !== 'parsed') return unchanged;
+    const fields = redactUploadFields(body.text, isSecret, secrets);
+    const comment = 'GraphQL upload fields that are not JSON, not captured (they could hold secrets)';
+    return {
+      ...unchanged,
+      requestBody: fields === undefined ? { ...body, text: '', comment } : { ...body, text: fields },
+    };
+  }
+  const mimeType = body.source === 'parsed' ? 'application/json' : contentType;
   if (!isGraphqlBodyType(mimeType)) return unchanged;
   const redacted = redactGraphqlBody(body.text, mimeType, body.truncated, isSecret, secrets);
   if ('dropped' in redacted) return { ...unchanged, requestBody: { ...body, text: '', comment: redacted.dropped } };

@@ -216,3 +216,34 @@ export function redactGraphqlUrl(
   if (params.has('variables')) params.set('variables', part.variables as string);
   return { url: `${url.slice(0, q + 1)}${params.toString()}${hash < 0 ? '' : url.slice(hash)}`, document };
 }
+
+/**
+ * The fields of a multipart GraphQL request (the GraphQL multipart request spec, used for uploads), as capture took
+ * them from the parsed body: an `operations` field holding the request as JSON text, or, after graphql-upload's
+ * middleware, the request itself in place of the fields. Undefined when the snapshot is not JSON (not recorded).
+ */
+export function redactUploadFields(
+  text: string,
+  isSecret: SecretName,
+  secrets = new SecretValues(),
+): string | undefined {
+  let fields: unknown;
+  try {
+    fields = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (Array.isArray(fields)) {
+    return JSON.stringify(fields.map((p: GraphqlRequestPart) => redactPart(p ?? {}, isSecret, secrets).part));
+  }
+  if (fields === null || typeof fields !== 'object') return text;
+  const record = fields as Record<string, unknown>;
+  if ('query' in record) return JSON.stringify(redactPart(record, isSecret, secrets).part);
+  const operations = record['operations'];
+  if (typeof operations !== 'string') return text;
+  const redacted = redactGraphqlBody(operations, 'application/json', false, isSecret, secrets);
+  const copy: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(record)) setOwn(copy, key, value);
+  copy['operations'] = 'dropped' in redacted ? REDACTED : redacted.text;
+  return JSON.stringify(copy);
+}

@@ -3,7 +3,11 @@ import { describe, it } from 'node:test';
 import { readDocument } from '../../src/graphql/graphql-document';
 import { summarizeOperations } from '../../src/graphql/graphql-operation-name';
 import { redactDocument, redactGraphqlBody, redactGraphqlUrl } from '../../src/graphql/graphql-redact';
+import { redactExchange } from '../../src/format/redacted-exchange';
+import type { CapturedExchange } from '../../src/interfaces/captured-exchange.interface';
+import { resolveMetricsOptions } from '../../src/metrics.options';
 import { DEFAULT_REDACTED_KEYS } from '../../src/redact/redaction-defaults';
+import { Redactor } from '../../src/redact/redactor';
 
 const DENY = new Set([...DEFAULT_REDACTED_KEYS, 'pin']);
 const isSecret = (name: string) => DENY.has(name.toLowerCase());
@@ -220,5 +224,53 @@ describe('GraphQL request bodies and URLs', () => {
     const redactedUrl = redactGraphqlUrl(url, isSecret).url;
     assert.ok(!decodeURIComponent(redactedUrl).includes('CANARY'), redactedUrl);
     assert.ok(decodeURIComponent(redactedUrl.replace(/\+/g, ' ')).includes('note: "kept"'));
+  });
+});
+
+describe('GraphQL uploads (multipart request spec)', () => {
+  const options = resolveMetricsOptions({ apiKey: 'k' });
+  const redactor = new Redactor(options);
+  function upload(fields: unknown): CapturedExchange {
+    const text = JSON.stringify(fields);
+    return {
+      id: 'x',
+      platform: 'express',
+      startedAt: 0,
+      durationMs: 1,
+      aborted: false,
+      method: 'POST',
+      url: 'http://127.0.0.1/graphql',
+      httpVersion: 'HTTP/1.1',
+      requestHeaders: ['content-type', 'multipart/form-data; boundary=x'],
+      requestBody: { text, size: 999, truncated: false, source: 'parsed', files: [{ name: '0', fileName: 'a.png' }] },
+      status: 200,
+      statusText: 'OK',
+      responseHeaders: ['content-type', 'application/json'],
+      responseBody: { text: '{"data":{"up":true}}', size: 20, truncated: false, source: 'wire' },
+      clientIp: '127.0.0.1',
+      group: { apiKey: 'k' },
+      graphql: {
+        operation: 'mutation Up',
+        operations: [{ type: 'mutation', name: 'Up' }],
+        introspection: false,
+        failed: false,
+      },
+    };
+  }
+  const document = 'mutation Up($f: Upload, $p: String) { up(file: $f, password: $p, note: "kept") }';
+
+  it('the operations field, and the request graphql-upload puts in place of the fields, are redacted', () => {
+    const raw = upload({
+      operations: JSON.stringify({ query: document, variables: { f: null, p: C('u1') } }),
+      map: '{"0":["variables.f"]}',
+    });
+    const replaced = upload({ query: document, variables: { f: {}, p: C('u2') } });
+    const inline = upload({ operations: JSON.stringify({ query: `mutation { up(password: "${C('u3')}") }` }) });
+    for (const x of [raw, replaced, inline]) {
+      const out = JSON.stringify(redactExchange(x, redactor, options));
+      assert.ok(!out.includes('CANARY'), out);
+      assert.ok(out.includes('kept') || x === inline, out);
+      assert.ok(out.includes('a.png'), 'file parts are kept');
+    }
   });
 });
