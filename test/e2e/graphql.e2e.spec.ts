@@ -225,9 +225,10 @@ for (const driver of GRAPHQL_DRIVERS) {
       const partial = await post(app.url, { query: 'query Partial { order(id: "5") { id } boom }' });
       const guarded = await post(app.url, { query: 'query Vault { vault }' });
       const fine = await post(app.url, { query: 'query Fine { orders { id } }' });
+      const piped = await post(app.url, { query: 'query Piped { count(n: "twelve") }' });
       assert.deepEqual(
-        [thrown.status, partial.status, guarded.status, fine.status],
-        [200, 200, 200, 200],
+        [thrown.status, partial.status, guarded.status, fine.status, piped.status],
+        [200, 200, 200, 200, 200],
         'the app answers as it would without us',
       );
       assert.deepEqual(json(partial).data?.['order'], { id: '5' });
@@ -246,6 +247,10 @@ for (const driver of GRAPHQL_DRIVERS) {
       assert.equal(vault.length, 1, JSON.stringify(vault));
       assert.equal(vault[0]!.message, 'no access to the vault');
       assert.equal(entryFor(records, 'query Fine')._errors, undefined);
+      const pipe = entryFor(records, 'query Piped')._errors as { message: string; path?: unknown; source: string }[];
+      assert.equal(pipe.length, 1, JSON.stringify(pipe));
+      assert.match(pipe[0]!.message, /numeric string is expected/);
+      assert.deepEqual(pipe[0]!.path, ['count']);
     });
 
     it('reportError in a resolver is linked to its request', async () => {

@@ -2,6 +2,7 @@ import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import {
   ForbiddenException,
   Module,
+  ParseIntPipe,
   UseGuards,
   type CanActivate,
   type DynamicModule,
@@ -98,6 +99,12 @@ class ShopResolver {
   @UseGuards(DenyGuard)
   vault(): string {
     return 'never';
+  }
+
+  /** A pipe that rejects what it cannot parse. */
+  @Query(() => Int)
+  count(@Args('n', { type: () => String }, ParseIntPipe) n: number): number {
+    return n;
   }
 
   @Query(() => String)
