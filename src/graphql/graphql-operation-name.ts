@@ -25,13 +25,20 @@ export function summarizeOperations(parts: GraphqlRequestPart[]): GraphqlOperati
   for (const part of parts) {
     const selected = typeof part.query === 'string' ? selectOperation(part.query, part.operationName) : undefined;
     introspection &&= selected?.introspection === true;
-    operations.push(selected && { type: selected.type, ...(selected.name !== undefined && { name: selected.name }) });
-    labels.push(selected ? labelOf(selected) : '?');
+    if (!selected) {
+      operations.push(undefined);
+      labels.push('?');
+      continue;
+    }
+    operations.push(
+      selected.name === undefined ? { type: selected.type } : { type: selected.type, name: selected.name },
+    );
+    labels.push(labelOf(selected));
   }
-  let operation: string | undefined;
-  if (parts.length === 1) operation = operations[0] && labels[0];
-  else if (parts.length > 1) operation = cut(`batch: ${labels.join('; ')}`);
-  return { ...(operation !== undefined && { operation }), operations, introspection };
+  const summary: GraphqlOperationSummary = { operations, introspection };
+  if (parts.length === 1 && operations[0]) summary.operation = labels[0];
+  else if (parts.length > 1) summary.operation = cut(`batch: ${labels.join('; ')}`);
+  return summary;
 }
 
 function selectOperation(document: string, operationName: unknown): GraphqlOperation | undefined {
