@@ -359,6 +359,11 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
     }
   }
 
+  /** A path the app's GraphQL driver serves (src/graphql/graphql-path-discovery.ts). */
+  addGraphqlPath(path: string): void {
+    this.graphql?.addPath(path);
+  }
+
   private readGraphql(exchange: Exchange): boolean {
     this.takeRequestBody(exchange, true);
     return this.graphql!.read(exchange);

@@ -19,12 +19,20 @@ const OTHER = 'other operations';
  */
 export class GraphqlCapture {
   private readonly names = new Set<string>();
+  /** `graphql.paths`, and the path the app's driver serves (GraphqlPathDiscovery). */
+  private readonly paths: Set<string>;
 
-  constructor(private readonly options: Exclude<ResolvedGraphqlOptions, false>) {}
+  constructor(private readonly options: Exclude<ResolvedGraphqlOptions, false>) {
+    this.paths = new Set(options.paths);
+  }
+
+  addPath(path: string): void {
+    this.paths.add(path);
+  }
 
   /** Whether the exchange is a GraphQL request: a resolver ran for it, or its path is a GraphQL path. */
   applies(exchange: Exchange): boolean {
-    return exchange.graphqlSeen || this.options.paths.has(pathOf(originalUrlOf(exchange.req)));
+    return exchange.graphqlSeen || this.paths.has(pathOf(originalUrlOf(exchange.req)));
   }
 
   /**

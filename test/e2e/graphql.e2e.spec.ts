@@ -179,6 +179,31 @@ for (const driver of GRAPHQL_DRIVERS) {
       );
     });
 
+    it("the driver's own path (global prefix included) is found: a request no resolver ran for is still GraphQL", async () => {
+      suite.running = await startGraphqlApp(
+        driver,
+        { apiKey: 'k', baseUrl: suite.collector.url },
+        { path: '/gql', useGlobalPrefix: true, globalPrefix: 'api' },
+      );
+      const url = `${suite.running.url}/api/gql`;
+      const send = (body: unknown) =>
+        httpRequest(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      const named = await send({ query: 'query Moved { orders { id } }' });
+      // A syntax error: the driver answers it without running any resolver.
+      const broken = await send({ query: `mutation Broken { login(user: "a", password: "${CANARY('P1')}") ` });
+      assert.equal(named.status, 200, named.body.toString());
+      assert.ok(broken.status === 200 || broken.status === 400, broken.body.toString());
+      const records = await flushed();
+      assert.equal(records.length, 2);
+      const all = suite.collector.calls.map((c) => c.raw).join('\n');
+      assert.ok(!all.includes(CANARY('P1')), 'canary P1 leaked');
+      assert.equal(entryFor(records, 'query Moved').pageref, `${suite.running.url}/api/gql#query Moved`);
+    });
+
     it('a denylisted argument name is redacted in the document and in its bound variables', async () => {
       const app = await start({ denylist: ['ID'] });
       await post(app.url, { query: `mutation { refund(id: "${CANARY('D1')}") }` });

@@ -174,9 +174,16 @@ class InternalResolver {
   }
 }
 
-function driverModule(driver: GraphqlDriverName): DynamicModule {
+/** Where the driver serves GraphQL (its `path`) and whether the app's global prefix applies to it. */
+export interface GraphqlMount {
+  path?: string;
+  useGlobalPrefix?: boolean;
+}
+
+function driverModule(driver: GraphqlDriverName, mount: GraphqlMount = {}): DynamicModule {
   if (driver === 'mercurius-fastify') {
     return GraphQLModule.forRoot<MercuriusDriverConfig>({
+      ...mount,
       driver: MercuriusDriver,
       autoSchemaFile: true,
       allowBatchedQueries: true,
@@ -185,6 +192,7 @@ function driverModule(driver: GraphqlDriverName): DynamicModule {
     });
   }
   return GraphQLModule.forRoot<ApolloDriverConfig>({
+    ...mount,
     driver: ApolloDriver,
     autoSchemaFile: true,
     allowBatchedHttpRequests: true,
@@ -194,14 +202,18 @@ function driverModule(driver: GraphqlDriverName): DynamicModule {
   });
 }
 
-export function graphqlAppModule(driver: GraphqlDriverName, options: MetricsModuleOptions): DynamicModule {
+export function graphqlAppModule(
+  driver: GraphqlDriverName,
+  options: MetricsModuleOptions,
+  mount?: GraphqlMount,
+): DynamicModule {
   @Module({})
   class GraphqlAppModule {}
   return {
     module: GraphqlAppModule,
     imports: [
       MetricsModule.forRoot({ group: () => ({ apiKey: 'gql-key-1234', label: 'Acme' }), ...options }),
-      driverModule(driver),
+      driverModule(driver, mount),
     ],
     providers: [ShopResolver, InternalResolver],
   };
@@ -211,7 +223,16 @@ export function platformOf(driver: GraphqlDriverName): AdapterName {
   return driver === 'apollo-express' ? 'express' : 'fastify';
 }
 
-export function startGraphqlApp(driver: GraphqlDriverName, options: MetricsModuleOptions): Promise<RunningApp> {
+export function startGraphqlApp(
+  driver: GraphqlDriverName,
+  options: MetricsModuleOptions,
+  mount?: GraphqlMount & { globalPrefix?: string },
+): Promise<RunningApp> {
+  if (mount) {
+    return startApp(graphqlAppModule(driver, options, mount), platformOf(driver), (app) => {
+      if (mount.globalPrefix) app.setGlobalPrefix(mount.globalPrefix);
+    });
+  }
   return startApp(
     graphqlAppModule(driver, options),
     platformOf(driver),
