@@ -1,8 +1,9 @@
 /** The `graphql` option: how GraphQL requests are recorded (see docs/graphql.md). */
 export interface MetricsGraphqlOptions {
   /**
-   * Paths your GraphQL endpoint is served on (the driver's `path`, global prefix included when it uses it), matched
-   * against the request path. A request on which a resolver ran is recognized on any path. Default `['/graphql']`.
+   * Paths your GraphQL endpoint is served on, matched against the request path. The path `GraphQLModule` serves (its
+   * `path`, with the global prefix when `useGlobalPrefix`) is found at startup without it, and a request on which a
+   * resolver ran is recognized on any path; list others here (an endpoint mounted by hand). Default `['/graphql']`.
    */
   paths?: string[];
   /**
