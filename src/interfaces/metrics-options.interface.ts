@@ -146,7 +146,7 @@ export interface MetricsModuleOptions {
   /**
    * GraphQL requests (Apollo or Mercurius, through `@nestjs/graphql`) are recorded one per HTTP request, named by
    * their operation (`query GetOrder`), failed when the response has `errors`, and with secret arguments and their
-   * variables redacted in the document (docs/graphql.md). `paths`: where the endpoint is served (default
+   * variables redacted in the document (docs/graphql.md). `paths`: more paths it is served on (default
    * `['/graphql']`); `introspection`: record introspection queries (default false). `false`: GraphQL requests are
    * recorded as plain HTTP exchanges (secret literals inside documents are then NOT redacted).
    */
