@@ -4,7 +4,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { HarFileTransport, MetricsService, OtlpTransport, type HarEntry, type MetricsModuleOptions } from '../../src';
+import {
+  ApitoolkitTransport,
+  HarFileTransport,
+  MetricsService,
+  OtlpTransport,
+  type HarEntry,
+  type MetricsModuleOptions,
+} from '../../src';
 import type { RunningApp } from '../support/adapters';
 import { CANARY } from '../support/canaries';
 import { Collector } from '../support/collector';
@@ -170,6 +177,27 @@ for (const driver of GRAPHQL_DRIVERS) {
       const batch = span('batch: query GetOrder; mutation { refund }');
       assert.equal(batch.attributes['graphql.operation.type'], undefined, 'a mixed batch has no single type');
       assert.equal(batch.attributes['graphql.document'], undefined);
+
+      // APIToolkit: its own span name, the same GraphQL attributes, the errors in its JSON, no canary in the bodies.
+      receiver.reset();
+      await run(driver, {
+        transport: new ApitoolkitTransport({ apiKey: 'k', url: receiver.httpTracesUrl, protocol: 'http/protobuf' }),
+      });
+      const toolkit = await receiver.waitForSpans(OPERATIONS.length);
+      const partialToolkit = toolkit.find((s) => s.attributes['graphql.operation.name'] === 'Partial');
+      assert.ok(partialToolkit, 'the Partial span');
+      assert.equal(partialToolkit.name, 'monoscope.http');
+      assert.equal(partialToolkit.status.code, 'STATUS_CODE_ERROR');
+      const errors = JSON.parse(String(partialToolkit.attributes['apitoolkit.errors'])) as { message: string }[];
+      assert.deepEqual(
+        errors.map((e) => e.message),
+        ['resolver exploded'],
+      );
+      const decodedBodies = toolkit
+        .map((s) => Buffer.from(String(s.attributes['http.request.body']), 'base64').toString('utf8'))
+        .join('\n');
+      for (const n of ['B1', 'B2']) assert.ok(!decodedBodies.includes(CANARY(n)), `canary ${n} in APIToolkit bodies`);
+      assert.ok(decodedBodies.includes('[REDACTED]'));
     });
   });
 }
