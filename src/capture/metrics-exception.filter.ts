@@ -26,8 +26,9 @@ export class MetricsExceptionFilter extends BaseExceptionFilter {
     const type = host.getType<string>();
     const next = this.nextGlobalFilter(exception);
     // A resolver's, guard's or pipe's exception: attached to its request; the GraphQL driver answers it.
-    if (type === 'graphql')
+    if (type === 'graphql') {
       graphqlExchangeOf(host)?.reportError(exception, 'filter', exception instanceof HttpException);
+    }
     if (type !== 'http') return next ? next.catch(exception, host) : delegateNonHttp(type, exception, host);
     // Filters get no handler: the route guard noted it before any app guard could reject.
     const exchange = this.recorder.exchangeForHost(host);

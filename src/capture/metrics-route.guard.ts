@@ -4,9 +4,8 @@ import { graphqlExchangeOf } from '../graphql/graphql-context';
 
 /**
  * Never rejects. As a global guard it runs before the app's own guards, pipes and handler, so the exchange knows
- * its handler (`@SkipMetrics()` / `@MetricsGroup()` still apply to a 401/403 an app guard answers; for GraphQL,
- * the first root resolver), and the request
- * body is taken here, before anything of the app could change it.
+ * its handler (`@SkipMetrics()` / `@MetricsGroup()` still apply to a 401/403 an app guard answers; for GraphQL, the
+ * first root resolver), and the request body is taken here, before anything of the app could change it.
  */
 @Injectable()
 export class MetricsRouteGuard implements CanActivate {
