@@ -161,6 +161,42 @@ describe('GraphQL document redaction', () => {
   });
 });
 
+describe('GraphQL variables bound to secrets (fuzz)', () => {
+  it('random documents bind variables at random depths: those under secret keys never keep their values', () => {
+    let seed = 11;
+    const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
+    for (let round = 0; round < 300; round++) {
+      const bound: { name: string; secret: boolean }[] = [];
+      const value = (depth: number, secret: boolean): string => {
+        const roll = random();
+        if (depth < 4 && roll < 0.25) return `[${value(depth + 1, secret)}, ${value(depth + 1, secret)}]`;
+        if (depth < 4 && roll < 0.5) return `{ ${field(depth + 1, secret)} ${field(depth + 1, secret)} }`;
+        const name = `v${bound.length}`;
+        bound.push({ name, secret });
+        return `$${name}`;
+      };
+      const field = (depth: number, secret: boolean): string => {
+        const key = pick(['password', 'Token', 'note', 'id', 'client_secret', 'pin', 'label']);
+        return `${key}: ${value(depth, secret || isSecret(key))}`;
+      };
+      const document = `mutation M { a(${field(0, false)}, ${field(0, false)}) { id } }`;
+      // Duplicate keys in the JSON text: the last one wins when parsed, and neither may leak.
+      const variables = bound
+        .map(({ name, secret }) =>
+          secret ? `"${name}":"${C(`${round}-${name}`)}","${name}":"${C(`${round}-${name}-b`)}"` : `"${name}":"plain"`,
+        )
+        .join(',');
+      const body = `{"query":${JSON.stringify(document)},"variables":{${variables}}}`;
+      const out = redactGraphqlBody(body, 'application/json', false, isSecretWithProbe);
+      assert.ok('text' in out);
+      assert.ok(!out.text.includes('CANARY'), `${document}\n${out.text}`);
+      const plain = bound.filter((b) => !b.secret).length;
+      assert.equal(out.text.split('"plain"').length - 1, plain, 'variables bound elsewhere keep their values');
+    }
+  });
+});
+
 describe('GraphQL request bodies and URLs', () => {
   it('JSON body: document and variables (bound, nested keys, duplicate and escaped keys, JSON-text variables)', () => {
     const body =
