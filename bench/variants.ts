@@ -5,15 +5,18 @@
  * delivery over HTTP to the bench's sink); and the peers.
  *
  * The ablation variants (`--ablation`) cut the library's pipeline after one stage, so a change shows where its µs go:
- * - `capture-only`: exchanges are captured and handed to the Dispatcher, which discards them (nothing formatted);
- * - `+format`: records are formatted (HAR) with no redaction rule at all (`redactDefaults: false`, no JSONPath) and
- *   handed to a transport whose `send` resolves at once;
- * - `+redact`: the same with the bench's rules (2 JSONPath rules + the defaults), still the no-op transport;
+ * - `capture-only`: exchanges are captured and handed to the record sink, which discards them (nothing written);
+ * - `+format`: records are written once to their ReadMe bytes when they settle, with no redaction rule at all
+ *   (`redactDefaults: false`, no JSONPath), queued and batched; each batch is discarded instead of sent;
+ * - `+redact`: the same with the bench's rules (2 JSONPath rules + the defaults);
  * - `+deliver` is `nestjs-api-metrics` itself (the batches go over HTTP to the sink).
  *
  * `nestjs-api-metrics-offload` is `nestjs-api-metrics` with `offload: 'worker'` (format, redact and deliver in a worker
  * thread): compare its main-thread CPU with its process CPU. `no-interceptor` is `nestjs-api-metrics` with
  * `interceptor: false`, `offload-no-interceptor` both. They run only when named in `--variants`.
+ *
+ * `pino-http` is a reference, not a peer: a plain request logger (no bodies, no delivery), bare plus pino-http as a
+ * middleware writing one JSON line per request to a file (pino's asynchronous destination), on both adapters.
  */
 export const VARIANTS = [
   'bare',
@@ -28,6 +31,7 @@ export const VARIANTS = [
   'readmeio',
   'moesif-nodejs',
   'apitally',
+  'pino-http',
 ] as const;
 export type Variant = (typeof VARIANTS)[number];
 

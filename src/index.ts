@@ -19,7 +19,7 @@ export {
   APITOOLKIT_DEFAULT_URL,
   type ApitoolkitTransportOptions,
 } from './deliver/transports/apitoolkit.transport';
-export type { MetricsStats } from './deliver/dispatcher';
+export type { MetricsStats } from './interfaces/metrics-stats.interface';
 export type { MetricsModuleOptions } from './interfaces/metrics-options.interface';
 export type { MetricsExcludeRule } from './interfaces/metrics-options.interface';
 export type { MetricsGraphqlOptions } from './interfaces/metrics-graphql-options.interface';

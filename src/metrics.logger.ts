@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { withDetail } from './core-logger';
 
 /** The module's logger. Problems of the same kind are logged once, so a broken backend cannot flood the app's logs. */
 export class MetricsLogger extends Logger {
@@ -12,7 +13,6 @@ export class MetricsLogger extends Logger {
   errorOnce(kind: string, message: string, error?: unknown): void {
     if (this.seen.has(kind)) return;
     this.seen.add(kind);
-    const detail = error instanceof Error ? (error.stack ?? error.message) : error === undefined ? '' : String(error);
-    this.error(`${message}${detail ? `: ${detail}` : ''}`);
+    this.error(withDetail(message, error));
   }
 }

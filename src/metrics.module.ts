@@ -15,9 +15,11 @@ import { ReadmeTransport } from './deliver/transports/readme.transport';
 import { RecordFormatter } from './format/record-formatter';
 import type { MetricsModuleOptions } from './interfaces/metrics-options.interface';
 import type { AnyMetricsTransport } from './interfaces/metrics-transport.interface';
+import { RECORD_SINK } from './interfaces/record-sink.interface';
 import { METRICS_RESOLVED_OPTIONS, METRICS_TRANSPORT } from './metrics.constants';
 import { ConfigurableMetricsModule, METRICS_CONFIGURED_BY, METRICS_MODULE_OPTIONS } from './metrics.module-definition';
 import { MetricsOptionsError, resolveMetricsOptions, type ResolvedMetricsOptions } from './metrics.options';
+import { MetricsLogger } from './metrics.logger';
 import { MetricsService } from './metrics.service';
 import { Redactor } from './redact/redactor';
 
@@ -86,10 +88,14 @@ function whenEnabled(
         );
       },
     },
-    RecordFormatter,
     {
-      // `offload: 'worker'`: the recorder and MetricsService talk to a stand-in; a worker thread runs the Dispatcher.
-      provide: Dispatcher,
+      provide: RecordFormatter,
+      inject: [METRICS_RESOLVED_OPTIONS, Redactor],
+      useFactory: (options: ResolvedMetricsOptions, redactor: Redactor) => new RecordFormatter(options, redactor),
+    },
+    {
+      // `offload: 'worker'`: the recorder and MetricsService talk to OffloadDispatcher; a worker thread runs the core.
+      provide: RECORD_SINK,
       inject: [METRICS_RESOLVED_OPTIONS, METRICS_TRANSPORT, RecordFormatter, Redactor],
       useFactory: (
         options: ResolvedMetricsOptions,
@@ -99,7 +105,7 @@ function whenEnabled(
       ) =>
         options.enabled && options.offload === 'worker'
           ? OffloadDispatcher.start(options, transport)
-          : new Dispatcher(options, transport, formatter, redactor),
+          : new Dispatcher(options, transport, formatter, redactor, new MetricsLogger()),
     },
     ExchangeRecorder,
     ExpressHooks,

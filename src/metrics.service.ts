@@ -3,7 +3,8 @@ import type { ObservableAxiosInstance } from './capture/outgoing/axios-observer'
 import { AxiosObserver } from './capture/outgoing/axios-observer';
 import { ExchangeRecorder } from './capture/exchange-recorder';
 import { currentExchange } from './capture/request-context';
-import { Dispatcher, type MetricsStats } from './deliver/dispatcher';
+import type { MetricsStats } from './interfaces/metrics-stats.interface';
+import { RECORD_SINK, type RecordSink } from './interfaces/record-sink.interface';
 import { METRICS_RESOLVED_OPTIONS } from './metrics.constants';
 import { MetricsLogger } from './metrics.logger';
 import type { ResolvedMetricsOptions } from './metrics.options';
@@ -14,7 +15,7 @@ export class MetricsService {
   private readonly logger = new MetricsLogger();
 
   constructor(
-    private readonly dispatcher: Dispatcher,
+    @Inject(RECORD_SINK) private readonly dispatcher: RecordSink,
     private readonly recorder: ExchangeRecorder,
     private readonly axiosObserver: AxiosObserver,
     @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,

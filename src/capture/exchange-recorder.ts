@@ -7,10 +7,9 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
-import { performance } from 'node:perf_hooks';
-import { Dispatcher } from '../deliver/dispatcher';
 import type { CapturedBody, CapturedExchange } from '../interfaces/captured-exchange.interface';
-import type { MetricsGroupFn, MetricsGroupInfo } from '../interfaces/metrics-group.interface';
+import { RECORD_SINK, type RecordSink } from '../interfaces/record-sink.interface';
+import type { MetricsGroupInfo } from '../interfaces/metrics-group.interface';
 import { METRICS_RESOLVED_OPTIONS } from '../metrics.constants';
 import { MetricsLogger } from '../metrics.logger';
 import type { ResolvedMetricsOptions } from '../metrics.options';
@@ -24,18 +23,11 @@ import {
   uploadedFilesOf,
 } from './body-capture';
 import { Exchange } from './exchange';
-import {
-  clientIpOf,
-  originalUrlOf,
-  originOf,
-  parsedBodyOf,
-  pathParamsOf,
-  rawBodyOf,
-  rawResponseOf,
-  routeTemplateOf,
-} from './platform';
+import { pairsOf, snapshotOf, type SettledResponse } from './snapshot';
+import { originalUrlOf, parsedBodyOf, rawBodyOf, rawResponseOf, routeTemplateOf } from './platform';
 import { exchangeOf, exchangeStorage, linkExchange, rawRequestOf, unlinkExchange } from './request-context';
 import { defaultRouteRules, ExcludeRules, drawSample, readRouteRules, type RouteRules } from './route-rules';
+import { ANONYMOUS, GroupResolver, isPromiseLike } from './group-resolver';
 import { SkipLog } from './skip-log';
 import { GraphqlCapture } from '../graphql/graphql-capture';
 
@@ -45,10 +37,7 @@ export interface PendingResponse {
   headers: Record<string, number | string | string[] | undefined>;
 }
 
-const ANONYMOUS: MetricsGroupInfo = { apiKey: 'anonymous', label: 'Anonymous' };
 const TIMED_OUT = Symbol('timed out');
-
-type SettledResponse = Pick<CapturedExchange, 'status' | 'statusText' | 'responseHead' | 'responseHeaders' | 'aborted'>;
 
 const STREAMED: CapturedBody = {
   text: '',
@@ -57,20 +46,6 @@ const STREAMED: CapturedBody = {
   source: 'wire',
   comment: 'streamed body, not captured',
 };
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
-}
-
-function headerString(value: unknown): string {
-  return Array.isArray(value)
-    ? value.join(', ')
-    : typeof value === 'string'
-      ? value
-      : value === undefined
-        ? ''
-        : String(value);
-}
 
 /**
  * Opens an exchange when a request arrives, takes the bodies as they cross the wire (cut to `maxBodyBytes` right
@@ -84,6 +59,7 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
   private readonly noRules: RouteRules;
   private readonly exclude: ExcludeRules;
   private readonly skipLog = new SkipLog(this.logger);
+  private readonly groups: GroupResolver;
   /** GraphQL requests: the operation is the endpoint (src/graphql); undefined with `graphql: false`. */
   private readonly graphql?: GraphqlCapture;
   /** Finished exchanges whose async group function has not answered yet. */
@@ -94,10 +70,11 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
   constructor(
     @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
     private readonly reflector: Reflector,
-    private readonly dispatcher: Dispatcher,
+    @Inject(RECORD_SINK) private readonly dispatcher: RecordSink,
   ) {
     this.noRules = defaultRouteRules(options);
     this.exclude = new ExcludeRules(options.exclude);
+    this.groups = new GroupResolver(options.group, this.logger, this.skipLog);
     if (options.graphql) this.graphql = new GraphqlCapture(options.graphql);
     const close = (exchange: Exchange) => this.close(exchange);
     this.onClose = function (this: ServerResponse) {
@@ -328,9 +305,10 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
       }
       // Introspection queries and WebSocket upgrades on a GraphQL path are not recorded.
       if (this.graphql?.applies(exchange) && !this.readGraphql(exchange)) return this.decide(exchange, null);
-      const group = this.resolveGroup(rules.group, exchange);
+      const group = this.groups.resolve(rules.group, exchange.platformRequest);
       if (group === undefined) return this.decide(exchange, null);
-      const captured = this.snapshot(exchange, response);
+      this.takeRequestBody(exchange, true);
+      const captured = snapshotOf(exchange, response, rules);
       if (!isPromiseLike(group)) return this.handOver(exchange, captured, group, awaitDelivery);
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
@@ -487,86 +465,4 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
     const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
     return allowed.has(host);
   }
-
-  /** The group of the exchange, its promise when the group function is async; undefined: not recorded. */
-  private resolveGroup(
-    decorated: MetricsGroupFn | undefined,
-    exchange: Exchange,
-  ): MetricsGroupInfo | undefined | PromiseLike<MetricsGroupInfo | undefined> {
-    const fn = decorated ?? this.options.group;
-    if (!fn) return ANONYMOUS;
-    let result: unknown;
-    try {
-      result = fn(exchange.platformRequest);
-    } catch (error) {
-      this.logger.errorOnce('group', 'The group function threw; the exchange was not recorded', error);
-      return undefined;
-    }
-    return isPromiseLike(result) ? Promise.resolve(result).then((r) => this.groupInfo(r)) : this.groupInfo(result);
-  }
-
-  private groupInfo(result: unknown): MetricsGroupInfo | undefined {
-    if (result === null || result === undefined) return undefined;
-    const info = result as Partial<MetricsGroupInfo>;
-    if (typeof info !== 'object' || (typeof info.apiKey !== 'string' && typeof info.apiKey !== 'number')) {
-      this.skipLog.note(
-        typeof info === 'object' && info.apiKey === undefined
-          ? 'the group function returned no apiKey (return { apiKey, label?, email? }, or null to skip on purpose)'
-          : `the group function returned ${typeof info === 'object' ? 'an apiKey that is not a string' : `a ${typeof info}`} (expected { apiKey, label?, email? } or null)`,
-      );
-      return undefined;
-    }
-    return {
-      apiKey: String(info.apiKey),
-      label: info.label === undefined ? undefined : String(info.label),
-      email: info.email === undefined ? undefined : String(info.email),
-    };
-  }
-
-  /** The record, from what capture took: strings and numbers only. */
-  private snapshot(exchange: Exchange, response: SettledResponse): Omit<CapturedExchange, 'group'> {
-    const { req, platformRequest } = exchange;
-    this.takeRequestBody(exchange, true);
-    let responseBody = exchange.responseBody;
-    if (responseBody && responseBody.size < 0 && response.responseHead) {
-      const length = /\r\ncontent-length: *(\d+)/i.exec(response.responseHead)?.[1];
-      if (length !== undefined) responseBody = { ...responseBody, size: Number(length) };
-    }
-    const rules = this.rulesFor(exchange);
-    return {
-      id: exchange.id,
-      platform: platformRequest !== req && (platformRequest as { raw?: unknown }).raw === req ? 'fastify' : 'express',
-      startedAt: exchange.startedAt,
-      durationMs: performance.now() - exchange.startMark,
-      method: req.method ?? 'GET',
-      url: originOf(platformRequest, req) + originalUrlOf(req),
-      httpVersion: `HTTP/${req.httpVersion}`,
-      requestHeaders: req.rawHeaders,
-      requestBody: exchange.requestBody,
-      responseBody,
-      route: routeTemplateOf(platformRequest),
-      pathParams: pathParamsOf(platformRequest),
-      clientIp: clientIpOf(platformRequest, req),
-      errors: exchange.errors,
-      ...(exchange.graphql && { graphql: exchange.graphql }),
-      ...response,
-      // captureRequestBody / captureResponseBody / @MetricsCapture(): the bodies are never handed on.
-      ...(!rules.captureRequestBody &&
-        exchange.requestBody && { requestBody: omittedBody(exchange.requestBody.size, 'captureRequestBody') }),
-      ...(!rules.captureResponseBody &&
-        responseBody && { responseBody: omittedBody(responseBody.size, 'captureResponseBody') }),
-    };
-  }
-}
-
-/** Node's header object (`getHeaders()`) as name, value pairs. */
-export function pairsOf(headers: Record<string, number | string | string[] | undefined>): string[] {
-  const pairs: string[] = [];
-  for (const name of Object.keys(headers)) {
-    const value = headers[name];
-    if (value === undefined) continue;
-    if (Array.isArray(value)) for (const item of value) pairs.push(name, String(item));
-    else pairs.push(name, headerString(value));
-  }
-  return pairs;
 }

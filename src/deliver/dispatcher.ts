@@ -1,55 +1,34 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { AsyncResource } from 'node:async_hooks';
-import type { CapturedBody, CapturedExchange } from '../interfaces/captured-exchange.interface';
-import { RecordFormatter } from '../format/record-formatter';
+import type { CapturedExchange } from '../interfaces/captured-exchange.interface';
+import type { MetricsStats } from '../interfaces/metrics-stats.interface';
+import type { RecordSink } from '../interfaces/record-sink.interface';
+import type { RecordFormatter } from '../format/record-formatter';
 import type { MetricsRecord } from '../interfaces/metrics-record.interface';
 import { isExchangeTransport, type AnyMetricsTransport } from '../interfaces/metrics-transport.interface';
 import type { RedactedExchange } from '../interfaces/redacted-exchange.interface';
 import { redactExchange } from '../format/redacted-exchange';
-import { Redactor } from '../redact/redactor';
-import { METRICS_RESOLVED_OPTIONS, METRICS_TRANSPORT } from '../metrics.constants';
-import { MetricsLogger } from '../metrics.logger';
+import type { Redactor } from '../redact/redactor';
+import { OnceLogger } from '../core-logger';
+import type { CoreLogger } from '../interfaces/core-logger.interface';
 import type { ResolvedMetricsOptions } from '../metrics.options';
-import { verdictOf, MetricsDeliveryError } from './delivery-error';
+import { encodedSenderOf, type EncodedSender } from '../interfaces/encoded-transport.interface';
+import { recordWriter, type RecordWriter } from '../write/record-writer';
+import { DropWarnings, type DropReport } from './drop-warnings';
+import { heldBytes } from './held-bytes';
+import { KeyPause } from './key-pause';
+import { BatchAttempts } from './batch-attempts';
+import { nextTurn } from './durations';
+import { RecordQueue } from './record-queue';
 
 /**
- * Counters of the delivery pipeline. `captured = sent + failed + dropped + queued + inFlight` at every moment.
- * `dropped` counts records dropped because the queue (`maxQueueSize`, or `maxQueueBytes` counting the queue and the
- * records in flight) was full.
+ * One batch: records already written (built-in transports), ReadMe records for a user's MetricsTransport, redacted
+ * exchanges for an ExchangeTransport.
  */
-export interface MetricsStats {
-  /** Exchanges handed to delivery. */
-  captured: number;
-  /** Records the transport accepted. */
-  sent: number;
-  /** Records dropped because the queue was full. */
-  dropped: number;
-  /** Records given up on after retries, or rejected by the collector (`unconfirmed` included). */
-  failed: number;
-  /**
-   * Of `failed`: records sent in full whose answer never came (past the answer deadline, connection closed, reply not
-   * HTTP). The collector may have stored them; they are never resent, so no record arrives twice.
-   */
-  unconfirmed: number;
-  /** Delivery attempts repeated after a retryable failure. */
-  retried: number;
-  /** Records waiting in the queue. */
-  queued: number;
-  /** Records in delivery calls now. */
-  inFlight: number;
-  /** Exchanges not recorded because of `sampleRate` / `@MetricsSample()` (not part of `captured`). */
-  sampledOut: number;
-  /**
-   * Exchanges not recorded because their async group function did not settle within `timeout` ms. They never
-   * reached delivery, so they are not part of `captured`.
-   */
-  groupTimeouts: number;
-}
+type Batch = Buffer[] | MetricsRecord[] | RedactedExchange[];
 
-/** One batch: ReadMe records for a MetricsTransport, redacted exchanges for an ExchangeTransport. */
-type Batch = MetricsRecord[] | RedactedExchange[];
+/** What the queue holds: a record written once at settle (built-in transports), or the exchange as captured. */
+type Queued = Buffer | CapturedExchange;
 
-const MAX_ATTEMPTS = 4;
 /** Under load more than bufferLength records wait; up to this many go in one call (fewer calls, less overhead). */
 const MAX_BATCH = 100;
 /**
@@ -60,48 +39,15 @@ const MAX_BATCH = 100;
 const MIN_CALL_GAP_MS = 50;
 /** Formatting yields to the event loop after this long, so a big batch never holds up requests for long. */
 const FORMAT_SLICE_MS = 1;
-const BASE_BACKOFF_MS = 200;
-const MAX_BACKOFF_MS = 10_000;
-const DROP_WARNING_INTERVAL_MS = 60_000;
-/**
- * After a 401/403 the next call waits PROBE_FACTOR x max(timeout, flushInterval) (30 s with the defaults, at least
- * MIN_PROBE_MS), doubling after each rejected probe up to MAX_PROBE_MS; a probe carries at most PROBE_BATCH records.
- */
-const PROBE_FACTOR = 10;
-const MIN_PROBE_MS = 1_000;
-const MAX_PROBE_MS = 10 * 60_000;
-const PROBE_BATCH = 10;
-
-type QueueBound = 'maxQueueSize' | 'maxQueueBytes';
-
-/** Delivery stopped because the collector rejected the API key; a probe call tries it again later. */
-interface Pause {
-  status: number;
-  since: number;
-  /** ms between the last rejection and the next probe. */
-  delay: number;
-  /** Set by the probe timer (not a clock comparison: a timer may fire a fraction of a ms early). */
-  probeDue: boolean;
-  /** A probe batch was taken from the queue / a call claimed the probe. */
-  probeLaunched: boolean;
-  probing: boolean;
-  timer?: NodeJS.Timeout;
-  /** Counters when the pause began, to say what it cost when it ends. */
-  failedBefore: number;
-  droppedBefore: number;
-}
-
 /**
  * Batches captured exchanges and delivers them in the background: bounded queue (oldest dropped first), bounded
  * concurrency, retries with backoff. Nothing here ever throws into the app.
  */
-@Injectable()
-export class Dispatcher implements OnApplicationShutdown {
-  private readonly logger = new MetricsLogger();
-  private queue: CapturedExchange[] = [];
-  /** Bytes each queued record holds (its strings), parallel to `queue`, and their sum; and those of records in flight. */
-  private queueSizes: number[] = [];
-  private queueBytes = 0;
+export class Dispatcher implements RecordSink {
+  private readonly logger: OnceLogger;
+  /** Records waiting, with the bytes each holds (its Buffer, or the strings of a captured exchange). */
+  private readonly queue = new RecordQueue<Queued>();
+  /** Bytes held by the records in flight. */
   private inFlightBytes = 0;
   private groupTimeouts = 0;
   private timer?: NodeJS.Timeout;
@@ -110,11 +56,11 @@ export class Dispatcher implements OnApplicationShutdown {
   private lastCallAt = -Infinity;
   private inFlightRecords = 0;
   private inFlightCalls = 0;
-  private pause?: Pause;
-  private lastDropWarning = -Infinity;
-  /** Records dropped since the last warning, by the bound that dropped them. */
-  private readonly pendingDrops: Record<QueueBound, number> = { maxQueueSize: 0, maxQueueBytes: 0 };
-  private dropTimer?: NodeJS.Timeout;
+  /** Set while the collector rejects the API key (401/403): only probes call. */
+  private readonly keyPause: KeyPause;
+  /** One batch's calls: retries with backoff, splits, the verdict on each failure. */
+  private readonly attempts: BatchAttempts<Batch[number]>;
+  private readonly drops = new DropWarnings((report) => this.warnDropped(report));
   private readonly counters = {
     captured: 0,
     sent: 0,
@@ -132,12 +78,41 @@ export class Dispatcher implements OnApplicationShutdown {
    */
   private readonly scope = new AsyncResource('nestjs-api-metrics.dispatcher');
 
+  /**
+   * For a built-in transport: its encoded side and the writer of its wire format. Records are then written once,
+   * when they are queued, and a batch is their concatenation.
+   */
+  private readonly encoded?: { sender: EncodedSender; write: RecordWriter };
+
   constructor(
-    @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
-    @Inject(METRICS_TRANSPORT) private readonly transport: AnyMetricsTransport,
+    private readonly options: ResolvedMetricsOptions,
+    private readonly transport: AnyMetricsTransport,
     private readonly formatter: RecordFormatter,
     private readonly redactor: Redactor,
-  ) {}
+    logger: CoreLogger,
+  ) {
+    this.logger = new OnceLogger(logger);
+    this.keyPause = new KeyPause(options, this.logger, {
+      counters: this.counters,
+      wake: (all) => this.pump(all || this.waiters.length > 0),
+      stopTimers: () => this.clearTimer(),
+    });
+    this.attempts = new BatchAttempts(
+      // Written records for a built-in transport, records for a MetricsTransport, exchanges for an
+      // ExchangeTransport (chosen in deliver()).
+      (batch) => (this.encoded ? this.encoded.sender.send(batch as Buffer[]) : this.transport.send(batch as never)),
+      {
+        counters: this.counters,
+        logger: this.logger,
+        debug: (message) => this.debug(message),
+        // Not while the key is rejected, unless this is the probe.
+        mayRetry: () => !this.keyPause.current || this.keyPause.current.probing,
+        giveUp: (records, reason) => this.giveUp(records as Batch, reason),
+      },
+    );
+    const sender = encodedSenderOf(transport);
+    if (sender) this.encoded = { sender, write: recordWriter(sender.format, formatter) };
+  }
 
   stats(): MetricsStats {
     return {
@@ -150,7 +125,7 @@ export class Dispatcher implements OnApplicationShutdown {
 
   /** Bytes held by the queue and the calls in flight, as counted against `maxQueueBytes` (offload reports it). */
   bytesHeld(): number {
-    return this.queueBytes + this.inFlightBytes;
+    return this.queue.bytes + this.inFlightBytes;
   }
 
   /** An exchange was not recorded: its group function did not settle within `timeout`. */
@@ -165,27 +140,27 @@ export class Dispatcher implements OnApplicationShutdown {
 
   enqueue(exchange: CapturedExchange): void {
     this.counters.captured++;
-    const size = heldBytes(exchange);
+    const item = this.written(exchange);
+    if (item === undefined) return;
+    const size = this.encoded ? (item as Buffer).length : heldBytes(exchange);
     const { maxQueueSize, maxQueueBytes } = this.options;
     while (
       this.queue.length > 0 &&
-      (this.queue.length >= maxQueueSize || this.queueBytes + this.inFlightBytes + size > maxQueueBytes)
+      (this.queue.length >= maxQueueSize || this.queue.bytes + this.inFlightBytes + size > maxQueueBytes)
     ) {
       const bound = this.queue.length >= this.options.maxQueueSize ? 'maxQueueSize' : 'maxQueueBytes';
-      this.take(1);
+      this.queue.take(1);
       this.counters.dropped++;
-      this.warnDropped(bound);
+      this.drops.note(bound);
     }
     // Records in flight alone fill the bound: the new one cannot be held either.
     if (this.inFlightBytes + size > maxQueueBytes && this.inFlightBytes > 0) {
       this.counters.dropped++;
-      this.warnDropped('maxQueueBytes');
+      this.drops.note('maxQueueBytes');
       this.resolveWaiters();
       return;
     }
-    this.queue.push(exchange);
-    this.queueSizes.push(size);
-    this.queueBytes += size;
+    this.queue.push(item, size);
     if (this.queue.length >= this.options.bufferLength) this.scope.runInAsyncScope(this.pump, this, false);
     else if (!this.timer) this.scope.runInAsyncScope(this.armTimer, this);
   }
@@ -193,7 +168,25 @@ export class Dispatcher implements OnApplicationShutdown {
   /** backgroundWorkerMode false: deliver one exchange now, bypassing the queue. Resolves when sent or given up on. */
   async deliverNow(exchange: CapturedExchange): Promise<void> {
     this.counters.captured++;
-    await this.deliver([exchange], 2 * heldBytes(exchange));
+    const item = this.written(exchange);
+    if (item === undefined) return;
+    await this.deliver([item], 2 * (this.encoded ? (item as Buffer).length : heldBytes(exchange)));
+  }
+
+  /**
+   * The exchange as the queue holds it: written once, now, for a built-in transport; as captured otherwise (formatted
+   * when its batch goes). Undefined when it cannot be written: counted as failed, logged once.
+   */
+  private written(exchange: CapturedExchange): Queued | undefined {
+    if (!this.encoded) return exchange;
+    try {
+      return this.encoded.write(exchange);
+    } catch (error) {
+      this.counters.failed++;
+      this.logger.errorOnce('format', 'Could not format a record; it was dropped', error);
+      this.resolveWaiters();
+      return undefined;
+    }
   }
 
   /** Resolves when everything captured so far was delivered or given up on. Never rejects. */
@@ -206,6 +199,10 @@ export class Dispatcher implements OnApplicationShutdown {
     return done;
   }
 
+  /**
+   * The last flush (bounded by `shutdownTimeout`), then the transport is closed. Nest calls it at application shutdown
+   * (the shell registers this instance as a provider); the offload worker calls it on the main thread's request.
+   */
   async onApplicationShutdown(): Promise<void> {
     let timeout: NodeJS.Timeout | undefined;
     const gaveUp = new Promise<boolean>((resolve) => {
@@ -215,8 +212,8 @@ export class Dispatcher implements OnApplicationShutdown {
     const timedOut = await Promise.race([this.flush().then(() => false), gaveUp]);
     clearTimeout(timeout);
     this.clearTimer();
-    if (this.pause?.timer) clearTimeout(this.pause.timer);
-    this.reportDrops();
+    this.keyPause.clear();
+    this.drops.report();
     if (timedOut) {
       this.logger.warn(
         `Shutdown: ${this.queue.length + this.inFlightRecords} records not delivered within ${this.options.shutdownTimeout} ms`,
@@ -262,7 +259,7 @@ export class Dispatcher implements OnApplicationShutdown {
   /** Starts delivery calls while there is room; `all` also sends a partial batch. */
   private pump(all: boolean): void {
     const { bufferLength, maxConcurrentRequests } = this.options;
-    if (this.pause) return this.pumpPaused();
+    if (this.keyPause.current) return this.pumpPaused();
     while (this.inFlightCalls < maxConcurrentRequests && this.queue.length > 0) {
       if (!all && this.queue.length < bufferLength) break;
       const now = performance.now();
@@ -280,7 +277,7 @@ export class Dispatcher implements OnApplicationShutdown {
 
   /** While the key is rejected: one small probe batch once its time came, nothing else. */
   private pumpPaused(): void {
-    const pause = this.pause;
+    const pause = this.keyPause.current;
     if (!pause) return;
     if (this.waiters.length) {
       // flush() and shutdown cannot wait for the next probe (up to MAX_PROBE_MS away).
@@ -289,7 +286,7 @@ export class Dispatcher implements OnApplicationShutdown {
     }
     if (pause.probeLaunched || this.queue.length === 0 || !pause.probeDue) return;
     pause.probeLaunched = true;
-    void this.deliverOldest(Math.min(PROBE_BATCH, this.options.bufferLength, this.queue.length)).then(() => {
+    void this.deliverOldest(Math.min(this.keyPause.probeSize, this.queue.length)).then(() => {
       pause.probeLaunched = false;
       this.pump(this.waiters.length > 0);
     });
@@ -297,21 +294,25 @@ export class Dispatcher implements OnApplicationShutdown {
 
   /** Delivers the `count` oldest queued records in one call. */
   private deliverOldest(count: number): Promise<void> {
-    // In flight, a record is held twice: as captured and as formatted (then serialized) for the call.
-    const bytes = 2 * this.queueSizes.slice(0, count).reduce((sum, b) => sum + b, 0);
-    return this.deliver(this.take(count), bytes);
+    // In flight, a record is held twice: as queued (captured, or written) and in the batch's body for the call.
+    const bytes = 2 * this.queue.bytesOfOldest(count);
+    return this.deliver(this.queue.take(count), bytes);
   }
 
   /** `bytes`: what the batch holds; counted against `maxQueueBytes` until the call is over. */
-  private async deliver(batch: CapturedExchange[], bytes: number): Promise<void> {
+  private async deliver(batch: Queued[], bytes: number): Promise<void> {
     this.inFlightCalls++;
     this.inFlightRecords += batch.length;
     this.inFlightBytes += bytes;
     try {
-      // Redacted exchanges for a transport that builds its own format (OTLP), ReadMe records for the others.
-      const records: Batch = isExchangeTransport(this.transport)
-        ? await this.formatSliced(batch, (x) => redactExchange(x, this.redactor, this.options))
-        : await this.formatSliced(batch, (x) => this.formatter.format(x));
+      // Written already for a built-in transport; redacted exchanges for a transport that builds its own format
+      // (OTLP), ReadMe records for the others.
+      const exchanges = batch as CapturedExchange[];
+      const records: Batch = this.encoded
+        ? (batch as Buffer[])
+        : isExchangeTransport(this.transport)
+          ? await this.formatSliced(exchanges, (x) => redactExchange(x, this.redactor, this.options))
+          : await this.formatSliced(exchanges, (x) => this.formatter.format(x));
       if (records.length) await this.send(records);
     } catch (error) {
       // A bug of ours must not become an unhandled rejection in the host.
@@ -348,7 +349,7 @@ export class Dispatcher implements OnApplicationShutdown {
    * accepted is never sent again, and neither is one it may have received without answering (`unconfirmed`).
    */
   private async send(records: Batch): Promise<void> {
-    const pause = this.pause;
+    const pause = this.keyPause.current;
     if (pause) {
       // Only the probe may call while the key is rejected; anything else is given up without a call.
       if (pause.probing || !pause.probeDue) {
@@ -360,128 +361,16 @@ export class Dispatcher implements OnApplicationShutdown {
     let rejected: number | undefined;
     const tally = { failed: 0 };
     try {
-      rejected = await this.attempt(records, tally);
+      rejected = await this.attempts.run(records, tally);
     } finally {
       if (pause) {
         pause.probing = false;
-        if (rejected === undefined) this.resume(pause);
-        else this.pauseAgain(pause, rejected, tally.failed);
+        if (rejected === undefined) this.keyPause.resume(pause);
+        else this.keyPause.again(pause, rejected, tally.failed);
       } else if (rejected !== undefined) {
-        this.startPause(rejected, tally.failed);
+        this.keyPause.start(rejected, tally.failed);
       }
     }
-  }
-
-  /**
-   * The retry loop of one batch; resolves with the status when the collector rejected the key. `tally` counts what
-   * this batch gave up.
-   */
-  private async attempt(records: Batch, tally: { failed: number }): Promise<number | undefined> {
-    for (let attempt = 1; ; attempt++) {
-      const started = performance.now();
-      try {
-        // Records for a MetricsTransport, exchanges for an ExchangeTransport (chosen in deliver()).
-        await this.transport.send(records as never);
-        this.counters.sent += records.length;
-        this.debug(`delivered ${records.length} records in ${(performance.now() - started).toFixed(1)} ms`);
-        return undefined;
-      } catch (error) {
-        const verdict = verdictOf(error);
-        this.debug(`delivery of ${records.length} records failed (${(error as Error)?.message}), ${verdict}`);
-        if (verdict === 'retry' && attempt < MAX_ATTEMPTS && (!this.pause || this.pause.probing)) {
-          this.counters.retried++;
-          await sleep(this.backoff(attempt, error));
-          continue;
-        }
-        if (verdict === 'split' && records.length > 1) {
-          const half = Math.ceil(records.length / 2);
-          const rejected = await this.attempt(records.slice(0, half), tally);
-          if (rejected === undefined) return this.attempt(records.slice(half), tally);
-          tally.failed += records.length - half;
-          this.giveUp(records.slice(half), `the collector rejected the API key (HTTP ${rejected})`);
-          return rejected;
-        }
-        this.counters.failed += records.length;
-        tally.failed += records.length;
-        if (verdict === 'reject-key') return (error as MetricsDeliveryError).status ?? 401;
-        if (verdict === 'unconfirmed') {
-          this.counters.unconfirmed += records.length;
-          this.logger.errorOnce(
-            'give-up-unconfirmed',
-            `${records.length} records were sent but the collector did not answer; they are not resent, as it may ` +
-              'have stored them (counted as failed and unconfirmed; later cases are only counted)',
-            error,
-          );
-        } else {
-          this.logger.errorOnce(`give-up-${verdict}`, `Records were dropped after ${attempt} attempt(s)`, error);
-        }
-        return undefined;
-      }
-    }
-  }
-
-  /** First rejection of the key: stop calling, give the queue a chance at the first probe. */
-  private startPause(status: number, failed: number): void {
-    if (this.pause) return; // a call that started before the pause; its records are counted already
-    const delay = Math.min(
-      MAX_PROBE_MS,
-      Math.max(MIN_PROBE_MS, PROBE_FACTOR * Math.max(this.options.timeout, this.options.flushInterval)),
-    );
-    this.pause = {
-      status,
-      since: performance.now(),
-      delay,
-      probeDue: false,
-      probeLaunched: false,
-      probing: false,
-      failedBefore: this.counters.failed - failed,
-      droppedBefore: this.counters.dropped,
-    };
-    this.clearTimer();
-    this.scheduleProbe(this.pause);
-    this.logger.error(
-      `The collector rejected the API key (HTTP ${status}): check the apiKey option. ${failed} records given up; ` +
-        `delivery is paused, next try in ${seconds(delay)} with at most ${this.probeSize()} records. Records captured ` +
-        'meanwhile wait in the queue (maxQueueSize/maxQueueBytes still apply). The app keeps running.',
-    );
-  }
-
-  private pauseAgain(pause: Pause, status: number, failed: number): void {
-    pause.status = status;
-    pause.delay = Math.min(MAX_PROBE_MS, pause.delay * 2);
-    this.scheduleProbe(pause);
-    this.logger.warn(
-      `The API key is still rejected (HTTP ${status}): ${failed} more records given up ` +
-        `(${this.counters.failed - pause.failedBefore} since delivery paused); next try in ${seconds(pause.delay)}.`,
-    );
-  }
-
-  private resume(pause: Pause): void {
-    if (this.pause !== pause) return;
-    if (pause.timer) clearTimeout(pause.timer);
-    this.pause = undefined;
-    this.logger.log(
-      `The collector accepts the API key again: delivery resumed after ${seconds(performance.now() - pause.since)} ` +
-        `paused (${this.counters.failed - pause.failedBefore} records given up, ` +
-        `${this.counters.dropped - pause.droppedBefore} dropped from the full queue meanwhile).`,
-    );
-    // The caller's pump() follows; a sync-mode probe (deliverNow) has no pump behind it.
-    setImmediate(() => this.pump(this.waiters.length > 0)).unref();
-  }
-
-  private scheduleProbe(pause: Pause): void {
-    pause.probeDue = false;
-    if (pause.timer) clearTimeout(pause.timer);
-    pause.timer = setTimeout(() => {
-      pause.timer = undefined;
-      pause.probeDue = true;
-      this.pump(true);
-    }, pause.delay);
-    pause.timer.unref();
-  }
-
-  private probeSize(): number {
-    return Math.min(PROBE_BATCH, this.options.bufferLength);
   }
 
   private giveUp(records: Batch, reason: string): void {
@@ -489,24 +378,11 @@ export class Dispatcher implements OnApplicationShutdown {
     this.debug(`${records.length} records given up: ${reason}`);
   }
 
-  private backoff(attempt: number, error: unknown): number {
-    const retryAfter = error instanceof MetricsDeliveryError ? error.retryAfterMs : undefined;
-    if (retryAfter !== undefined) return Math.min(retryAfter, MAX_BACKOFF_MS * 3);
-    const exp = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** (attempt - 1));
-    return exp / 2 + Math.random() * (exp / 2); // jitter, so many instances do not retry in step
-  }
-
   private failQueued(reason: string): void {
     this.counters.failed += this.queue.length;
     this.debug(`${this.queue.length} queued records given up: ${reason}`);
-    this.take(this.queue.length);
+    this.queue.takeAll();
     this.resolveWaiters();
-  }
-
-  /** Removes the `count` oldest records from the queue. */
-  private take(count: number): CapturedExchange[] {
-    for (const size of this.queueSizes.splice(0, count)) this.queueBytes -= size;
-    return this.queue.splice(0, count);
   }
 
   private resolveWaiters(): void {
@@ -518,76 +394,21 @@ export class Dispatcher implements OnApplicationShutdown {
     });
   }
 
-  /** Counts a drop; the first of a quiet minute is logged at once, the rest when the minute ends (or at shutdown). */
-  private warnDropped(bound: QueueBound): void {
-    this.pendingDrops[bound]++;
-    const wait = this.lastDropWarning + DROP_WARNING_INTERVAL_MS - Date.now();
-    if (wait <= 0) {
-      this.reportDrops();
-    } else if (!this.dropTimer) {
-      this.dropTimer = setTimeout(() => this.reportDrops(), wait);
-      this.dropTimer.unref();
-    }
-  }
-
-  /** Logs the drops not reported yet: how many, and which bound dropped them. */
-  private reportDrops(): void {
-    if (this.dropTimer) clearTimeout(this.dropTimer);
-    this.dropTimer = undefined;
-    const { maxQueueSize: bySize, maxQueueBytes: byBytes } = this.pendingDrops;
-    if (bySize + byBytes === 0) return;
+  /** The Dispatcher's wording of a drop warning (DropWarnings throttles them). */
+  private warnDropped({ bySize, byBytes, since }: DropReport): void {
     const size = `maxQueueSize = ${this.options.maxQueueSize} records`;
     const bytes = `maxQueueBytes = ${this.options.maxQueueBytes} bytes`;
     const bounds =
       bySize && byBytes ? `${size}: ${bySize} dropped; ${bytes}: ${byBytes} dropped` : bySize ? size : bytes;
-    const since = Number.isFinite(this.lastDropWarning)
-      ? `in the last ${seconds(Date.now() - this.lastDropWarning)}`
-      : 'since start';
-    const why = this.pause ? `, delivery paused (HTTP ${this.pause.status})` : '';
+    const pause = this.keyPause.current;
+    const why = pause ? `, delivery paused (HTTP ${pause.status})` : '';
     this.logger.warn(
       `Metrics queue full (${bounds}${why}): dropped ${bySize + byBytes} oldest records ${since}; ` +
         `${this.counters.dropped} dropped in all.`,
     );
-    this.pendingDrops.maxQueueSize = 0;
-    this.pendingDrops.maxQueueBytes = 0;
-    this.lastDropWarning = Date.now();
   }
 
   private debug(message: string): void {
     if (this.options.debug) this.logger.debug(message);
   }
-}
-
-/**
- * What a record holds in memory: bodies were cut to `maxBodyBytes` at capture and every field is a string, so this
- * is their length (2 bytes a character: V8 keeps non-Latin-1 strings as UTF-16) plus a fixed overhead for the
- * objects and the strings Node shares with the request (headers). While in flight, a record also has its formatted
- * form, counted by the same figure again.
- */
-export function heldBytes(x: CapturedExchange): number {
-  let bytes = 1024 + bodyBytes(x.requestBody) + bodyBytes(x.responseBody) + 2 * (x.responseHead?.length ?? 0);
-  for (const header of x.requestHeaders) bytes += 2 * header.length;
-  for (const header of x.responseHeaders) bytes += 2 * header.length;
-  if (x.outgoing) for (const call of x.outgoing) bytes += heldBytes(call);
-  if (x.errors) for (const e of x.errors) bytes += 2 * (e.message.length + (e.stackTrace?.length ?? 0));
-  return bytes;
-}
-
-function bodyBytes(body: CapturedBody | undefined): number {
-  return body ? 2 * body.text.length : 0;
-}
-
-/** Lets pending I/O (the app's requests) run before going on. */
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** "30 s", "1.5 s", "10 min". */
-function seconds(ms: number): string {
-  if (ms >= 120_000) return `${Math.round(ms / 60_000)} min`;
-  return `${Number((ms / 1000).toFixed(ms < 10_000 ? 1 : 0))} s`;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

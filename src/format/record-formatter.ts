@@ -1,12 +1,11 @@
-import { Inject, Injectable } from '@nestjs/common';
 import { arch, platform, release } from 'node:os';
 import type { CapturedExchange } from '../interfaces/captured-exchange.interface';
 import type { HarCreator, HarEntry, HarPostData } from '../interfaces/har.interface';
 import type { MetricsRecord } from '../interfaces/metrics-record.interface';
 import type { RedactedExchange } from '../interfaces/redacted-exchange.interface';
-import { METRICS_RESOLVED_OPTIONS, PACKAGE_NAME, PACKAGE_VERSION } from '../metrics.constants';
+import { PACKAGE_NAME, PACKAGE_VERSION } from '../metrics.constants';
 import type { ResolvedMetricsOptions } from '../metrics.options';
-import { Redactor } from '../redact/redactor';
+import type { Redactor } from '../redact/redactor';
 import { headerValue, redactExchange } from './redacted-exchange';
 
 export const HAR_CREATOR: HarCreator = {
@@ -16,10 +15,9 @@ export const HAR_CREATOR: HarCreator = {
 };
 
 /** Turns captured exchanges into ReadMe Metrics records: redacted first (RedactedExchange), then written as HAR 1.2. */
-@Injectable()
 export class RecordFormatter {
   constructor(
-    @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
+    private readonly options: ResolvedMetricsOptions,
     private readonly redactor: Redactor,
   ) {}
 

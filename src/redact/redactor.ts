@@ -41,7 +41,7 @@ export class Redactor {
   private readonly deepRules: Record<BodyKind, boolean>;
   /** Finds, in JSON text, a key some rule names; null when every body must be parsed (allowlist, wildcard paths). */
   private readonly keyProbe: Record<BodyKind, RegExp | null | undefined>;
-  /** The JSONPath rules as steps, when all of them are simple enough for `stringify`'s walk. */
+  /** The JSONPath rules as steps, when all of them are simple enough for the one-pass scanner (`scanJson`). */
   private readonly pathSteps: Record<BodyKind, (readonly PathStep[])[] | undefined>;
 
   constructor(
@@ -270,97 +270,6 @@ export class Redactor {
       }
     }
     return result;
-  }
-
-  /**
-   * Serializes a body the app handed to its platform (an object, a Buffer sent as JSON…) as redacted JSON. One walk
-   * over the JSON form (after `toJSON`) finds what the rules redact; only the objects on the way to a redacted value
-   * are copied, and native `JSON.stringify` writes the result (cheaper than a replacer function, which V8 calls for
-   * every value); nothing of the caller's is mutated. Undefined when a rule needs jsonpath-plus (slices, unions,
-   * negative indexes): the caller then serializes, parses a private copy and uses `body()`. Throws what
-   * `JSON.stringify` throws.
-   */
-  stringify(value: object, kind: BodyKind): string | undefined {
-    const paths = this.pathSteps[kind];
-    if (!paths) return undefined;
-    if (!this.hasBodyRules(kind)) return JSON.stringify(value);
-    if (paths.some((steps) => steps.length === 0)) return JSON.stringify(REDACTED); // "$": the whole document
-    const form = jsonForm(value, '');
-    if (form === null || typeof form !== 'object') return JSON.stringify(form);
-    const states = paths.map((_, i) => i * STEPS_STRIDE);
-    const copy = this.redactedCopy(form as object, states, paths, true, [], this.deepRules[kind]);
-    // An untouched document is serialized from the original, so JSON.stringify calls its toJSON itself.
-    return JSON.stringify(copy ?? value);
-  }
-
-  /**
-   * Walks one object of a JSON form. Returns a copy with the redactions made below it, or undefined when nothing
-   * below it is redacted. `states` are the JSONPath rules' partial matches waiting for this object's keys.
-   */
-  private redactedCopy(
-    node: object,
-    states: readonly number[],
-    paths: readonly (readonly PathStep[])[],
-    isRoot: boolean,
-    ancestors: object[],
-    capDepth: boolean,
-  ): object | undefined {
-    // A cycle: leave it to JSON.stringify, which throws on it.
-    if (ancestors.includes(node) || node instanceof String) return undefined;
-    ancestors.push(node);
-    const isArray = Array.isArray(node);
-    const keys = isArray ? undefined : Object.keys(node);
-    // Values in one call: reading each key back would be a slow keyed lookup per property.
-    const values = isArray ? (node as unknown[]) : Object.values(node);
-    const length = keys ? keys.length : values.length;
-    const deep = this.deepKeys.size > 0;
-    let copy: Record<string, unknown> | undefined;
-    for (let i = 0; i < length; i++) {
-      // Array indexes only matter to JSONPath steps; most arrays are walked for the keys deeper down.
-      const key = keys ? (keys[i] as string) : states.length ? String(i) : '';
-      const original = values[i];
-      const child = jsonForm(original, keys ? key : i);
-      let replacement: unknown = UNCHANGED;
-      if (keys) {
-        // Properties JSON leaves out stay out: a redacted value must not make them appear.
-        if (child === undefined || typeof child === 'function' || typeof child === 'symbol') continue;
-        if ((isRoot && this.isDeniedKey(key)) || (deep && this.isDeepKey(key))) {
-          replacement = REDACTED;
-        }
-      }
-      const isObject = child !== null && typeof child === 'object';
-      let next: number[] | undefined;
-      if (replacement === UNCHANGED) {
-        for (const state of states) {
-          const steps = paths[Math.floor(state / STEPS_STRIDE)] as readonly PathStep[];
-          const depth = state % STEPS_STRIDE;
-          const step = steps[depth] as PathStep;
-          if (step.key === undefined || step.key === key) {
-            if (depth + 1 === steps.length) {
-              replacement = REDACTED;
-              break;
-            }
-            if (isObject) (next ??= []).push(state + 1);
-          }
-          // `..key` keeps looking at every depth below.
-          if (step.descendant && isObject) (next ??= []).push(state);
-        }
-      }
-      if (replacement === UNCHANGED && isObject && (next || deep || capDepth)) {
-        // Past the depth limit the rules are not followed further: the whole subtree goes.
-        replacement =
-          ancestors.length > MAX_REDACT_DEPTH
-            ? REDACTED
-            : (this.redactedCopy(child, next ?? NO_STATES, paths, false, ancestors, capDepth) ?? UNCHANGED);
-      }
-      if (replacement !== UNCHANGED && !copy) {
-        copy = (isArray ? (node as unknown[]).slice(0, i) : {}) as Record<string, unknown>;
-        if (keys) for (let j = 0; j < i; j++) setOwn(copy, keys[j] as string, values[j]);
-      }
-      if (copy) setOwn(copy, keys ? key : i, replacement === UNCHANGED ? original : replacement);
-    }
-    ancestors.pop();
-    return copy;
   }
 
   /** Whether a key is redacted at any depth. Bodies repeat their keys, so the case-folded answer is remembered. */
@@ -664,7 +573,7 @@ export class Redactor {
 
   /**
    * The rules' decision for the value under `key` (an object member, or an array index as a string): null to redact
-   * it, else the JSONPath states its children continue with (the same transitions as `redactedCopy`).
+   * it, else the JSONPath states its children continue with .
    */
   private childRule(
     key: string,
@@ -745,23 +654,6 @@ const END = 5;
 const STEPS_STRIDE = 1024;
 const NO_STATES: readonly number[] = [];
 const DEEP_KEY_CACHE_SIZE = 4096;
-const UNCHANGED = Symbol('unchanged');
-
-/** Sets a property as JSON.parse would: a "__proto__" key is an ordinary property, never the prototype. */
-function setOwn(target: Record<string, unknown>, key: string | number, value: unknown): void {
-  if (key === '__proto__')
-    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
-  else target[key] = value;
-}
-
-/** What JSON.stringify serializes in place of a value: the result of its `toJSON(key)` when it has one. */
-function jsonForm(value: unknown, key: string | number): unknown {
-  if ((typeof value === 'object' && value !== null) || typeof value === 'bigint') {
-    const toJSON = (value as { toJSON?: unknown }).toJSON;
-    if (typeof toJSON === 'function') return (toJSON as (key: string) => unknown).call(value, String(key));
-  }
-  return value;
-}
 
 function compilePaths(option: string, expressions: string[]): CompiledJsonPath[] {
   return expressions.map((expression, i) => {

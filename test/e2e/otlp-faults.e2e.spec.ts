@@ -155,7 +155,7 @@ for (const adapter of ADAPTERS) {
       assert.deepEqual([stats.sent, stats.failed, stats.retried, http.calls.length], [REQUESTS, 0, 2, 3]);
     });
 
-    it('http receiver hanging: each export bounded by timeout, delivery resumes when it answers', async () => {
+    it('http receiver hanging after the batch was written: resent on purpose (unlike ReadMe: span ids let a backend drop a duplicate), each export bounded by timeout', async () => {
       http.behaviour = (_c, res) => {
         if (http.calls.length > 2) res.writeHead(200).end(); // the first two calls never get an answer
       };

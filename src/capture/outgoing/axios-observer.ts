@@ -13,7 +13,8 @@ import type { ResolvedMetricsOptions } from '../../metrics.options';
 import type { CapturedExchange } from '../../interfaces/captured-exchange.interface';
 import { captureBytes, captureEncoded, omittedBody, snapshotParsed } from '../body-capture';
 import type { Exchange } from '../exchange';
-import { ExchangeRecorder, pairsOf } from '../exchange-recorder';
+import { ExchangeRecorder } from '../exchange-recorder';
+import { pairsOf } from '../snapshot';
 import { currentExchange } from '../request-context';
 
 const OBSERVED = Symbol.for('nestjs-api-metrics:observed-adapter');

@@ -6,7 +6,11 @@ import type { CapturedExchange } from '../../interfaces/captured-exchange.interf
 import type { AnyMetricsTransport } from '../../interfaces/metrics-transport.interface';
 import { MetricsLogger } from '../../metrics.logger';
 import type { ResolvedMetricsOptions } from '../../metrics.options';
-import { heldBytes, type Dispatcher, type MetricsStats } from '../dispatcher';
+import type { MetricsStats } from '../../interfaces/metrics-stats.interface';
+import type { RecordSink } from '../../interfaces/record-sink.interface';
+import { DropWarnings, type DropReport, type QueueBound } from '../drop-warnings';
+import { heldBytes } from '../held-bytes';
+import { RecordQueue } from '../record-queue';
 import type { FromWorker, ToWorker, WorkerInit, WorkerState } from './protocol';
 import { describeTransport } from './transport-description';
 
@@ -23,7 +27,6 @@ const POST_BYTES = 1024 * 1024;
 const STARTUP_TIMEOUT_MS = 30_000;
 /** Shutdown waits `shutdownTimeout` for the worker's own bounded flush, plus this for its answer and transport close. */
 const SHUTDOWN_GRACE_MS = 1_000;
-const DROP_WARNING_INTERVAL_MS = 60_000;
 
 const EMPTY: MetricsStats = {
   captured: 0,
@@ -57,18 +60,10 @@ interface Pending {
  * - A worker that dies is logged once; what it held and every later record are counted as failed. Nothing throws
  *   into the app, and the thread never keeps the process alive (`unref`).
  */
-export class OffloadDispatcher
-  implements
-    Pick<
-      Dispatcher,
-      'enqueue' | 'deliverNow' | 'flush' | 'stats' | 'countSampledOut' | 'countGroupTimeout' | 'onApplicationShutdown'
-    >,
-    OnApplicationShutdown
-{
+export class OffloadDispatcher implements RecordSink, OnApplicationShutdown {
   private readonly logger = new MetricsLogger();
-  private buffer: CapturedExchange[] = [];
-  private bufferSizes: number[] = [];
-  private bufferBytes = 0;
+  /** Records waiting on this thread for the next post. */
+  private readonly buffer = new RecordQueue<CapturedExchange>();
   private timer?: NodeJS.Timeout;
   /** Records and bytes posted so far; and, per post not yet acknowledged, the totals once it is. */
   private postedRecords = 0;
@@ -82,9 +77,7 @@ export class OffloadDispatcher
   /** Set once the worker is gone (died, or terminated at shutdown): records are then counted as failed. */
   private gone = false;
   private stopping = false;
-  private pendingDrops = 0;
-  private lastDropWarning = -Infinity;
-  private dropTimer?: NodeJS.Timeout;
+  private readonly drops = new DropWarnings((report) => this.warnDropped(report));
   /** Timers start in the module's async context, not in that of the request that filled a batch (see Dispatcher). */
   private readonly scope = new AsyncResource('nestjs-api-metrics.offload');
 
@@ -177,22 +170,23 @@ export class OffloadDispatcher
     // What the worker queues, and what is on its way there, count with what waits here.
     const elsewhere = this.postedRecords - this.worker.received + this.worker.stats.queued;
     const elsewhereBytes = this.postedBytes - this.ackedBytes + this.worker.bytes;
-    while (
-      this.buffer.length > 0 &&
-      (elsewhere + this.buffer.length >= maxQueueSize || elsewhereBytes + this.bufferBytes + size > maxQueueBytes)
-    ) {
-      this.bufferBytes -= this.bufferSizes.shift()!;
-      this.buffer.shift();
-      this.dropped();
+    const full = (): QueueBound | undefined =>
+      elsewhere + this.buffer.length >= maxQueueSize
+        ? 'maxQueueSize'
+        : elsewhereBytes + this.buffer.bytes + size > maxQueueBytes
+          ? 'maxQueueBytes'
+          : undefined;
+    for (let bound = full(); bound && this.buffer.length > 0; bound = full()) {
+      this.buffer.take(1);
+      this.dropped(bound);
     }
-    if (elsewhere >= maxQueueSize || elsewhereBytes + size > maxQueueBytes) {
-      this.dropped();
+    const bound = full();
+    if (bound) {
+      this.dropped(bound);
       return;
     }
-    this.buffer.push(exchange);
-    this.bufferSizes.push(size);
-    this.bufferBytes += size;
-    if (this.buffer.length >= POST_RECORDS || this.bufferBytes >= POST_BYTES) this.post();
+    this.buffer.push(exchange, size);
+    if (this.buffer.length >= POST_RECORDS || this.buffer.bytes >= POST_BYTES) this.post();
     else if (!this.timer) this.scope.runInAsyncScope(this.armTimer, this);
   }
 
@@ -241,7 +235,7 @@ export class OffloadDispatcher
       this.countLost();
       await this.thread.terminate().catch(() => undefined);
     }
-    this.reportDrops();
+    this.drops.report();
     try {
       // The main thread's instance never sent anything; it may hold sockets or agents all the same.
       await this.transport.close?.();
@@ -284,11 +278,8 @@ export class OffloadDispatcher
   private post(): void {
     this.clearTimer();
     if (this.buffer.length === 0 || this.gone) return;
-    const exchanges = this.buffer;
-    const bytes = this.bufferBytes;
-    this.buffer = [];
-    this.bufferSizes = [];
-    this.bufferBytes = 0;
+    const bytes = this.buffer.bytes;
+    const exchanges = this.buffer.takeAll();
     this.postToWorker({ type: 'batch', exchanges }, exchanges.length, bytes);
   }
 
@@ -346,9 +337,7 @@ export class OffloadDispatcher
       );
     }
     this.own.failed += this.buffer.length;
-    this.buffer = [];
-    this.bufferSizes = [];
-    this.bufferBytes = 0;
+    this.buffer.takeAll();
     this.countLost();
     for (const pending of this.pending.values()) {
       clearTimeout(pending.timer);
@@ -377,28 +366,17 @@ export class OffloadDispatcher
     this.timer = undefined;
   }
 
-  /** Counts a drop; the first of a quiet minute is logged at once, the rest when the minute ends (or at shutdown). */
-  private dropped(): void {
+  private dropped(bound: QueueBound): void {
     this.own.dropped++;
-    this.pendingDrops++;
-    const wait = this.lastDropWarning + DROP_WARNING_INTERVAL_MS - Date.now();
-    if (wait <= 0) this.reportDrops();
-    else if (!this.dropTimer) {
-      this.dropTimer = setTimeout(() => this.reportDrops(), wait);
-      this.dropTimer.unref();
-    }
+    this.drops.note(bound);
   }
 
-  private reportDrops(): void {
-    if (this.dropTimer) clearTimeout(this.dropTimer);
-    this.dropTimer = undefined;
-    if (this.pendingDrops === 0) return;
+  /** The offload wording of a drop warning (DropWarnings throttles them, as for the Dispatcher). */
+  private warnDropped({ bySize, byBytes }: DropReport): void {
     this.logger.warn(
       `Metrics queue full (maxQueueSize = ${this.options.maxQueueSize} records, maxQueueBytes = ` +
-        `${this.options.maxQueueBytes} bytes, counted over both threads): dropped ${this.pendingDrops} records ` +
+        `${this.options.maxQueueBytes} bytes, counted over both threads): dropped ${bySize + byBytes} records ` +
         `still on the main thread; ${this.stats().dropped} dropped in all.`,
     );
-    this.pendingDrops = 0;
-    this.lastDropWarning = Date.now();
   }
 }

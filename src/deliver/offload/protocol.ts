@@ -1,6 +1,6 @@
 import type { CapturedExchange } from '../../interfaces/captured-exchange.interface';
 import type { ResolvedMetricsOptions } from '../../metrics.options';
-import type { MetricsStats } from '../dispatcher';
+import type { MetricsStats } from '../../interfaces/metrics-stats.interface';
 import type { TransportOrigin } from '../transports/transport-origin';
 
 /*

@@ -1,12 +1,7 @@
 import type { SpanBuilderOptions } from '../../format/otlp/span-builder';
 import { PACKAGE_NAME } from '../../metrics.constants';
-import {
-  buildResource,
-  maxExportBytes,
-  OtlpTransport,
-  type OtlpProtocol,
-  type OtlpTransportOptions,
-} from './otlp.transport';
+import { buildResource, maxExportBytes, type OtlpProtocol, type OtlpTransportOptions } from './otlp-config';
+import { OtlpTransport } from './otlp.transport';
 import { rememberOrigin } from './transport-origin';
 
 /** APIToolkit's (Monoscope's) OTLP collector, as its SDKs' READMEs configure it (gRPC). */

@@ -1,9 +1,10 @@
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { HAR_CREATOR } from '../../format/record-formatter';
-import type { HarEntry } from '../../interfaces/har.interface';
 import type { MetricsRecord } from '../../interfaces/metrics-record.interface';
 import type { MetricsTransport } from '../../interfaces/metrics-transport.interface';
+import { ENCODED_SENDER, type EncodedSender } from '../../interfaces/encoded-transport.interface';
+import { writeHarFileEntries } from '../../write/har-file-entries';
 import { rememberOrigin } from './transport-origin';
 
 export interface HarFileTransportOptions {
@@ -12,6 +13,8 @@ export interface HarFileTransportOptions {
 }
 
 const TAIL = ']}}\n';
+const TAIL_BYTES = Buffer.from(TAIL);
+const SEPARATOR = Buffer.from(',\n');
 
 /**
  * Writes records to a local HAR 1.2 file, openable with "Import HAR" in browser DevTools. The file is valid JSON
@@ -23,6 +26,7 @@ export class HarFileTransport implements MetricsTransport {
   private file?: Promise<FileHandle>;
   /** Where the closing brackets start; the next entries go there. */
   private tailOffset = 0;
+  /** Records whose entries were written (a `,\n` goes before the next one). */
   private entryCount = 0;
   private writing: Promise<void> = Promise.resolve();
 
@@ -63,24 +67,39 @@ export class HarFileTransport implements MetricsTransport {
     if (file) await (await file).close();
   }
 
-  private async append(records: MetricsRecord[]): Promise<void> {
+  /** Built-in only (see encodedSenderOf): records written once, at settle, by `writeHarFileEntries`. */
+  [ENCODED_SENDER](): EncodedSender | undefined {
+    if (this.send !== HarFileTransport.prototype.send) return undefined;
+    return { format: 'har-entries', send: (records) => this.sendEncoded(records) };
+  }
+
+  /** Appends records written by `writeHarFileEntries` (each: its entries' JSON, `,\n` between them). */
+  private sendEncoded(records: Buffer[]): Promise<void> {
+    const write = this.writing.then(() => this.appendEncoded(records));
+    this.writing = write.catch(() => undefined);
+    return write;
+  }
+
+  private append(records: MetricsRecord[]): Promise<void> {
+    return this.appendEncoded(records.map(writeHarFileEntries));
+  }
+
+  private async appendEncoded(records: Buffer[]): Promise<void> {
     const handle = await this.open();
-    // The file has no `pages` (one per route would have to be rewritten with every batch), so entries name none:
-    // the route stays in `_pageref` (origin + route template, as ReadMe gets it).
-    const entries = records.flatMap((r) =>
-      r.request.log.entries.map(({ pageref, ...entry }): HarEntry => ({
-        ...entry,
-        ...(pageref !== undefined && { _pageref: pageref }),
-        _id: r._id,
-        _group: r.group,
-      })),
-    );
-    if (!entries.length) return;
-    const json = entries.map((e) => JSON.stringify(e)).join(',\n');
-    const chunk = Buffer.from(`${this.entryCount > 0 ? ',\n' : ''}${json}${TAIL}`);
+    const parts: Buffer[] = [];
+    let written = 0;
+    for (const record of records) {
+      if (record.length === 0) continue; // a record with no entries
+      if (this.entryCount + written > 0) parts.push(SEPARATOR);
+      parts.push(record);
+      written++;
+    }
+    if (!written) return;
+    parts.push(TAIL_BYTES);
+    const chunk = Buffer.concat(parts);
     await handle.write(chunk, 0, chunk.length, this.tailOffset);
-    this.tailOffset += chunk.length - Buffer.byteLength(TAIL);
-    this.entryCount += entries.length;
+    this.tailOffset += chunk.length - TAIL_BYTES.length;
+    this.entryCount += written;
   }
 
   private open(): Promise<FileHandle> {

@@ -1,0 +1,90 @@
+// CPU per record of writing ReadMe records: the path before #20 (HAR objects per record, JSON.stringify of the
+// 100-record batch, Buffer.from of its text) against the write-once path (each record written to its bytes by the
+// module's own writer, the batch their concatenation as ReadmeTransport builds it). The bench's ~1 KB exchange with
+// its rules (2 JSONPath rules + the defaults); old and new alternate in one process, 10 pairs, medians (process CPU
+// time, so other processes on the machine matter less than with wall-clock time).
+// Usage: npm run build:test && node bench/write-once-micro.js [GET|POST]
+'use strict';
+const { RecordFormatter } = require('../dist/src/format/record-formatter');
+const { Redactor } = require('../dist/src/redact/redactor');
+const { resolveMetricsOptions } = require('../dist/src/metrics.options');
+const { recordWriter } = require('../dist/src/write/record-writer');
+const { PAYLOAD } = require('../dist/bench/variants');
+
+const method = process.argv[2] === 'POST' ? 'POST' : 'GET';
+const RULES = ['$.user.password', '$.card.number'];
+const options = resolveMetricsOptions({ apiKey: 'k', redactRequestBody: RULES, redactResponseBody: RULES });
+const formatter = new RecordFormatter(options, new Redactor(options));
+const write = recordWriter('readme-record', formatter);
+const body = JSON.stringify(PAYLOAD);
+
+const exchanges = Array.from({ length: 100 }, (_, i) => ({
+  id: `0c1d2e3f-aaaa-4bbb-8ccc-${String(i).padStart(12, '0')}`,
+  platform: 'express',
+  startedAt: Date.now(),
+  durationMs: 1.234,
+  aborted: false,
+  method,
+  url: 'http://127.0.0.1:3000/items',
+  httpVersion: 'HTTP/1.1',
+  requestHeaders: ['Host', '127.0.0.1:3000', 'content-type', 'application/json', 'x-api-key', 'bench-user-key'].concat(
+    method === 'POST' ? ['Content-Length', String(body.length)] : [],
+  ),
+  requestBody: method === 'POST' ? { text: body, size: body.length, truncated: false, source: 'parsed' } : undefined,
+  status: 200,
+  statusText: 'OK',
+  responseHeaders: [],
+  responseHead:
+    'HTTP/1.1 200 OK\r\nX-Powered-By: Express\r\nContent-Type: application/json; charset=utf-8\r\n' +
+    `Content-Length: ${body.length}\r\nETag: W/"3f5-abc"\r\nConnection: keep-alive\r\n\r\n`,
+  responseBody: { text: body, size: body.length, truncated: false, source: 'wire' },
+  route: '/items',
+  clientIp: '127.0.0.1',
+  group: { apiKey: 'bench-user-key', label: 'Bench', email: 'bench@example.com' },
+}));
+
+const ROUNDS = 200; // batches of 100 per measurement
+const OPEN = Buffer.from('[');
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from(']');
+let bytes = 0;
+
+function before() {
+  for (let r = 0; r < ROUNDS; r++)
+    bytes += Buffer.from(JSON.stringify(exchanges.map((x) => formatter.format(x)))).length;
+}
+
+function after() {
+  for (let r = 0; r < ROUNDS; r++) {
+    const parts = [OPEN];
+    for (let i = 0; i < exchanges.length; i++) {
+      if (i > 0) parts.push(COMMA);
+      parts.push(write(exchanges[i]));
+    }
+    parts.push(CLOSE);
+    bytes += Buffer.concat(parts).length;
+  }
+}
+
+function cpuPerRecord(fn) {
+  const start = process.cpuUsage();
+  fn();
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / (ROUNDS * exchanges.length);
+}
+
+for (let i = 0; i < 3; i++) {
+  before();
+  after();
+}
+const old = [];
+const now = [];
+for (let i = 0; i < 10; i++) {
+  old.push(cpuPerRecord(before));
+  now.push(cpuPerRecord(after));
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+console.log(
+  `${process.version} ${method}: before ${median(old).toFixed(1)} µs/record, after ${median(now).toFixed(1)} µs/record; ` +
+    `paired differences ${old.map((x, i) => (now[i] - x).toFixed(1)).join(' ')} (${bytes > 0 ? 'ok' : '?'})`,
+);
