@@ -22,6 +22,7 @@ export {
 export type { MetricsStats } from './interfaces/metrics-stats.interface';
 export type { MetricsModuleOptions } from './interfaces/metrics-options.interface';
 export type { MetricsExcludeRule } from './interfaces/metrics-options.interface';
+export type { MetricsGraphqlOptions } from './interfaces/metrics-graphql-options.interface';
 export type { MetricsModuleAsyncOptions, MetricsOptionsFactory } from './metrics.module-definition';
 export type { ObservableAxiosInstance } from './capture/outgoing/axios-observer';
 export type { MetricsGroupFn, MetricsGroupInfo } from './interfaces/metrics-group.interface';

@@ -2,6 +2,7 @@ import { Inject, Module, type FactoryProvider, type InjectionToken, type NestMod
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, DiscoveryModule, HttpAdapterHost } from '@nestjs/core';
 import { ExchangeRecorder } from './capture/exchange-recorder';
 import { ExpressHooks } from './capture/express-hooks';
+import { GraphqlPathDiscovery } from './graphql/graphql-path-discovery';
 import { FastifyContextHook } from './capture/fastify-context';
 import { AxiosObserver } from './capture/outgoing/axios-observer';
 import { MetricsExceptionFilter } from './capture/metrics-exception.filter';
@@ -115,6 +116,7 @@ function whenEnabled(
     MetricsRouteGuard,
     MetricsInterceptor,
     MetricsExceptionFilter,
+    GraphqlPathDiscovery,
     // With `enabled: false` nothing is registered on the request path: Nest skips a global enhancer whose factory
     // returns undefined (NestJS 11 and 12), and the Fastify hooks are never added.
     whenEnabled(

@@ -3,6 +3,7 @@ import type { MetricsGroupFn } from './interfaces/metrics-group.interface';
 import type { MetricsExcludeRule, MetricsModuleOptions } from './interfaces/metrics-options.interface';
 import type { ExchangeTransport, MetricsTransport } from './interfaces/metrics-transport.interface';
 import { resolveTrafficOptions, type ResolvedTrafficOptions } from './traffic/traffic-options';
+import { resolveGraphqlOptions, type ResolvedGraphqlOptions } from './graphql/graphql-options';
 
 /** Options with every default filled in; what the rest of the module reads. */
 export interface ResolvedMetricsOptions {
@@ -47,6 +48,8 @@ export interface ResolvedMetricsOptions {
   offload: false | 'worker';
   /** `trafficMetrics`, `maxConsumers`, `metricsInterval`, `metricsTemporality`, `prometheus` (src/traffic). */
   traffic: ResolvedTrafficOptions;
+  /** GraphQL requests (src/graphql); false: recorded as plain HTTP exchanges. */
+  graphql: ResolvedGraphqlOptions;
 }
 
 /** Every option key, so unknown keys (typos) can be rejected; the type makes the compiler keep it complete. */
@@ -89,6 +92,7 @@ const KNOWN_OPTIONS: Record<keyof MetricsModuleOptions, true> = {
   metricsInterval: true,
   metricsTemporality: true,
   prometheus: true,
+  graphql: true,
 };
 
 /** A value as a message shows it: its type named and strings quoted (`the string "500"`), so "500" is not read as 500. */
@@ -256,6 +260,7 @@ export function resolveMetricsOptions(options: MetricsModuleOptions | undefined)
     captureResponseBody: bool(options, 'captureResponseBody', true),
     offload: offloadMode(options.offload),
     traffic: resolveTrafficOptions(options),
+    graphql: resolveGraphqlOptions(options.graphql),
   };
 }
 

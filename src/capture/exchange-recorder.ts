@@ -31,6 +31,7 @@ import { ANONYMOUS, GroupResolver, isPromiseLike } from './group-resolver';
 import { SkipLog } from './skip-log';
 import { TrafficCounter } from '../traffic/traffic-counter';
 import type { TrafficMeasure } from '../traffic/traffic-measure';
+import { GraphqlCapture } from '../graphql/graphql-capture';
 
 /** Status and headers of a response about to be written (backgroundWorkerMode false). */
 export interface PendingResponse {
@@ -61,6 +62,8 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
   private readonly exclude: ExcludeRules;
   private readonly skipLog = new SkipLog(this.logger);
   private readonly groups: GroupResolver;
+  /** GraphQL requests: the operation is the endpoint (src/graphql); undefined with `graphql: false`. */
+  private readonly graphql?: GraphqlCapture;
   /** Finished exchanges whose async group function has not answered yet. */
   private readonly pendingGroups = new Set<Promise<void>>();
   /** One listener function for every response (no closure per request); `this` is the response. */
@@ -75,6 +78,7 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
     this.noRules = defaultRouteRules(options);
     this.exclude = new ExcludeRules(options.exclude);
     this.groups = new GroupResolver(options.group, this.logger, this.skipLog);
+    if (options.graphql) this.graphql = new GraphqlCapture(options.graphql);
     const close = (exchange: Exchange) => this.close(exchange);
     this.onClose = function (this: ServerResponse) {
       const exchange = this.req && exchangeOf(this.req);
@@ -126,12 +130,7 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
       const exchange = exchangeOf(req) ?? this.open(rawRequestOf(req), rawResponseOf(http.getResponse<unknown>()));
       exchange.platformRequest = req;
       // A filter's host answers getHandler() with undefined: keep what the route guard noted.
-      const context = host as Partial<ExecutionContext>;
-      const handler = context.getHandler?.();
-      if (typeof handler === 'function') {
-        exchange.handler = handler as Exchange['handler'];
-        exchange.controller = context.getClass?.() as Exchange['controller'];
-      }
+      exchange.noteHandler(host as Partial<ExecutionContext>);
       return exchange;
     } catch {
       return undefined;
@@ -213,7 +212,14 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
     if (exchange.responseBodyTaken || exchange.settled) return;
     exchange.responseBodyTaken = true;
     this.traffic.noteResponse(exchange, chunk, headers.contentLength, headersAlreadySent);
-    if (headers.status < 500 && !this.sampled(exchange, true)) return; // sampled out and not an error: not recorded
+    // Sampled out and not an error: not recorded (a counted GraphQL answer is still read for its errors).
+    if (
+      headers.status < 500 &&
+      !this.sampled(exchange, true) &&
+      !(this.traffic.enabled && this.graphql?.applies(exchange))
+    ) {
+      return;
+    }
     try {
       if (headersAlreadySent || isStream(chunk)) {
         exchange.responseBody = STREAMED;
@@ -304,9 +310,15 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
       if (rules.skip || !this.isAllowedHost(exchange.req) || this.isExcluded(exchange)) {
         return this.decide(exchange, null);
       }
+      const sampledOut = !this.sampled(exchange, true) && response.status < 500;
+      // GraphQL: the operation is the endpoint, of the record and of its traffic series, so it is read before
+      // counting (for sampled-out requests too when they are counted). Introspection queries and WebSocket
+      // upgrades on a GraphQL path are neither recorded nor counted.
+      if ((!sampledOut || this.traffic.enabled) && this.graphql?.applies(exchange) && !this.readGraphql(exchange)) {
+        return this.decide(exchange, null);
+      }
       // Counted whether sampled in or not (sampling decides what is shipped); the consumer needs the group.
       const measure = this.traffic.measure(exchange, response.status);
-      const sampledOut = !this.sampled(exchange, true) && response.status < 500;
       if (sampledOut) {
         this.dispatcher.countSampledOut();
         this.decide(exchange, null);
@@ -361,6 +373,16 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
       this.decide(exchange, null);
       return undefined;
     }
+  }
+
+  /** A path the app's GraphQL driver serves (src/graphql/graphql-path-discovery.ts). */
+  addGraphqlPath(path: string): void {
+    this.graphql?.addPath(path);
+  }
+
+  private readGraphql(exchange: Exchange): boolean {
+    this.takeRequestBody(exchange, true);
+    return this.graphql!.read(exchange);
   }
 
   /** `captured` undefined: a sampled-out exchange, only counted. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { CapturedBody, CapturedExchange } from '../interfaces/captured-exchange.interface';
+import type { CapturedBody, CapturedExchange, CapturedGraphql } from '../interfaces/captured-exchange.interface';
 import type { MetricsGroupInfo } from '../interfaces/metrics-group.interface';
 import type { ReportedError } from '../interfaces/reported-error.interface';
 import { describeError } from './reported-error';
@@ -29,6 +29,10 @@ export class Exchange {
   responseBodyTaken = false;
   /** Bytes of the response body as written (traffic metrics), taken whether or not the exchange is sampled in. */
   responseBytes?: number;
+  /** A resolver of this request ran (a `graphql` execution context was seen): it is a GraphQL request. */
+  graphqlSeen = false;
+  /** A GraphQL request, once read at settle: its operation (the endpoint) and whether it failed (src/graphql). */
+  graphql?: CapturedGraphql;
   /** The sampling draw, once made (see ExchangeRecorder.sampled). */
   sampled?: boolean;
   /** True once the record was built (or dropped): every exchange is recorded at most once. */
@@ -54,6 +58,14 @@ export class Exchange {
     readonly res: ServerResponse,
   ) {
     this.platformRequest = req;
+  }
+
+  /** Notes the handler and its class an execution context names (a filter's host names none: nothing changes). */
+  noteHandler(context: { getHandler?(): unknown; getClass?(): unknown }): void {
+    const handler = context.getHandler?.();
+    if (typeof handler !== 'function') return;
+    this.handler = handler as Exchange['handler'];
+    this.controller = context.getClass?.() as Exchange['controller'];
   }
 
   /** Attaches an error to this request's record, once per thrown value; ignored once the record was handed over. */

@@ -2,6 +2,7 @@ import { Catch, HttpException, Injectable, type ArgumentsHost, type ExceptionFil
 import { ApplicationConfig, BaseExceptionFilter } from '@nestjs/core';
 import { createRequire } from 'node:module';
 import { ExchangeRecorder } from './exchange-recorder';
+import { graphqlExchangeOf } from '../graphql/graphql-context';
 
 const requireOptional = createRequire(__filename);
 /** Where `@Catch(...types)` keeps its types (Nest's constant, the same in 11 and 12). */
@@ -24,6 +25,10 @@ export class MetricsExceptionFilter extends BaseExceptionFilter {
   override catch(exception: unknown, host: ArgumentsHost): unknown {
     const type = host.getType<string>();
     const next = this.nextGlobalFilter(exception);
+    // A resolver's, guard's or pipe's exception: attached to its request; the GraphQL driver answers it.
+    if (type === 'graphql') {
+      graphqlExchangeOf(host)?.reportError(exception, 'filter', exception instanceof HttpException);
+    }
     if (type !== 'http') return next ? next.catch(exception, host) : delegateNonHttp(type, exception, host);
     // Filters get no handler: the route guard noted it before any app guard could reject.
     const exchange = this.recorder.exchangeForHost(host);

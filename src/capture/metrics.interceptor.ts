@@ -9,21 +9,27 @@ import { Observable, tap } from 'rxjs';
 import type { Exchange } from './exchange';
 import { ExchangeRecorder } from './exchange-recorder';
 import { exchangeOf, exchangeStorage } from './request-context';
+import { graphqlExchangeOf } from '../graphql/graphql-context';
 
 /**
  * Notes errors the handler throws (an app's own controller-scoped filter may answer instead of ours, and then our
  * filter never sees them). Bodies are not taken here: the platform hooks take them as they cross the wire, so this
- * interceptor adds one rxjs operator and nothing per value. Registered globally by `MetricsModule`; non-HTTP
- * contexts pass through untouched.
+ * interceptor adds one rxjs operator and nothing per value. Registered globally by `MetricsModule`; resolvers
+ * (`graphql` contexts) are handled like handlers; other contexts pass through untouched.
  */
 @Injectable()
 export class MetricsInterceptor implements NestInterceptor {
   constructor(private readonly recorder: ExchangeRecorder) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (context.getType() !== 'http') return next.handle();
+    const type = context.getType<string>();
     // The route guard already opened the exchange and noted the handler: a map lookup is all that is left.
-    const exchange = exchangeOf(context.switchToHttp().getRequest()) ?? this.recorder.exchangeForHost(context);
+    const exchange =
+      type === 'http'
+        ? (exchangeOf(context.switchToHttp().getRequest()) ?? this.recorder.exchangeForHost(context))
+        : type === 'graphql'
+          ? graphqlExchangeOf(context)
+          : undefined;
     if (!exchange) return next.handle();
     const handled = next.handle().pipe(tap({ error: (error: unknown) => this.onHandlerError(exchange, error) }));
     // Fastify parses bodies in stream callbacks that may lose the context opened by the hooks: enter it again.

@@ -40,6 +40,7 @@ export function snapshotOf(
     pathParams: pathParamsOf(platformRequest),
     clientIp: clientIpOf(platformRequest, req),
     errors: exchange.errors,
+    ...(exchange.graphql && { graphql: exchange.graphql }),
     ...response,
     // captureRequestBody / captureResponseBody / @MetricsCapture(): the bodies are never handed on.
     ...(!rules.captureRequestBody &&

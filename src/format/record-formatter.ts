@@ -56,7 +56,8 @@ export class RecordFormatter {
     }
     const content = x.responseBody;
     const entry: HarEntry = {
-      pageref: x.route ? origin + x.route : x.url,
+      // GraphQL: the operation is the endpoint (`http://host/graphql#query GetOrder`), see docs/graphql.md.
+      pageref: x.graphql?.operation ? `${origin}${x.path}#${x.graphql.operation}` : x.route ? origin + x.route : x.url,
       startedDateTime: new Date(x.startedAt).toISOString(),
       time: x.durationMs,
       request: {

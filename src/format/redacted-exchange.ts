@@ -4,6 +4,7 @@ import type { RedactedBody, RedactedExchange } from '../interfaces/redacted-exch
 import type { ReportedError } from '../interfaces/reported-error.interface';
 import { maskApiKey } from '../redact/mask';
 import type { BodyKind, Redactor } from '../redact/redactor';
+import { redactGraphqlRequest, scrubGraphqlEchoes } from '../graphql/graphql-format';
 
 export interface RedactExchangeOptions {
   maxBodyBytes: number;
@@ -24,9 +25,11 @@ export function redactExchange(
   redactor: Redactor,
   options: RedactExchangeOptions,
 ): RedactedExchange {
+  // GraphQL: documents and variables first (src/graphql), then every rule as for any request.
+  const graphql = x.graphql && redactGraphqlRequest(x, redactor);
   const requestPairs = pairsFromFlat(x.requestHeaders);
   const responsePairs = x.responseHead ? pairsFromHead(x.responseHead) : pairsFromFlat(x.responseHeaders);
-  const url = redactUrl(redactor, x.url);
+  const url = redactUrl(redactor, graphql ? graphql.url : x.url);
   const parts = urlParts(url);
   const redacted: RedactedExchange = {
     id: x.id,
@@ -38,7 +41,7 @@ export function redactExchange(
     scheme: parts.scheme,
     host: parts.host,
     path: parts.path,
-    query: redactor.params(queryOf(x.url)),
+    query: redactor.params(queryOf(graphql ? graphql.url : x.url)),
     httpVersion: x.httpVersion,
     requestHeaders: redactor.headers(requestPairs),
     status: x.status,
@@ -59,13 +62,23 @@ export function redactExchange(
   if (x.parentId !== undefined) redacted.parentId = x.parentId;
   if (x.route !== undefined) redacted.route = x.route;
   if (x.pathParams) redacted.pathParams = redactPathParams(redactor, x.pathParams);
-  const requestBody = requestBodyOf(x, headerValue(requestPairs, 'content-type') ?? '', redactor, options);
+  const requestBody = requestBodyOf(
+    graphql ? { ...x, requestBody: graphql.requestBody } : x,
+    headerValue(requestPairs, 'content-type') ?? '',
+    redactor,
+    options,
+  );
   if (requestBody) redacted.requestBody = requestBody;
   // Error bodies echo the URL (Nest's 404: "Cannot GET /path?query"): the echo is redacted like the URL.
   if (redacted.responseBody.text && !redacted.responseBody.encoding) {
     redacted.responseBody.text = redactEcho(redactor, redacted.responseBody.text, x.url, url);
   }
+  if (x.graphql) {
+    redacted.graphql = { ...x.graphql, ...(graphql?.document !== undefined && { document: graphql.document }) };
+  }
   if (x.errors) redacted.errors = x.errors.map((e) => redactError(redactor, e, x.url, url));
+  // GraphQL servers echo values they could not coerce: the request's secret values go wherever they were echoed.
+  if (graphql?.secrets.length) scrubGraphqlEchoes(redacted, graphql.secrets);
   if (x.failure) redacted.failure = { ...x.failure, message: redactEcho(redactor, x.failure.message, x.url, url) };
   if (x.outgoing?.length) {
     redacted.outgoing = x.outgoing.map((call) =>

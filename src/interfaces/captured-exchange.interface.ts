@@ -1,3 +1,4 @@
+import type { GraphqlOperationSummary } from '../graphql/graphql-operation-name';
 import type { HarPostParam } from './har.interface';
 import type { MetricsGroupInfo } from './metrics-group.interface';
 import type { ReportedError } from './reported-error.interface';
@@ -66,4 +67,12 @@ export interface CapturedExchange {
   parentId?: string;
   /** For an outgoing call that failed without a response (network error, timeout). */
   failure?: { code?: string; message: string };
+  /** A GraphQL request: its operations, and whether the response had `errors` (docs/graphql.md). */
+  graphql?: CapturedGraphql;
+}
+
+/** What capture learned of a GraphQL request. */
+export interface CapturedGraphql extends GraphqlOperationSummary {
+  /** The response's `errors` array was not empty (or a resolver threw): the exchange failed, whatever its status. */
+  failed: boolean;
 }

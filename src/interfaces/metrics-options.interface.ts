@@ -1,3 +1,4 @@
+import type { MetricsGraphqlOptions } from './metrics-graphql-options.interface';
 import type { MetricsGroupFn } from './metrics-group.interface';
 import type { ExchangeTransport, MetricsTransport } from './metrics-transport.interface';
 import type { TrafficPrometheusOptions } from './traffic.interface';
@@ -174,4 +175,12 @@ export interface MetricsModuleOptions {
    * registry. prom-client is not bundled: a missing one stops the app at startup. Default false.
    */
   prometheus?: boolean | TrafficPrometheusOptions;
+  /**
+   * GraphQL requests (Apollo or Mercurius, through `@nestjs/graphql`) are recorded one per HTTP request, named by
+   * their operation (`query GetOrder`), failed when the response has `errors`, and with secret arguments and their
+   * variables redacted in the document (docs/graphql.md). `paths`: more paths it is served on (default
+   * `['/graphql']`); `introspection`: record introspection queries (default false). `false`: GraphQL requests are
+   * recorded as plain HTTP exchanges (secret literals inside documents are then NOT redacted).
+   */
+  graphql?: false | MetricsGraphqlOptions;
 }

@@ -80,4 +80,18 @@ export interface RedactedExchange {
   serviceVersion?: string;
   /** The `tags` option, when set. */
   tags?: string[];
+  /** A GraphQL request (docs/graphql.md). */
+  graphql?: RedactedGraphql;
+}
+
+/** A GraphQL request as it may leave the server. */
+export interface RedactedGraphql {
+  /** The endpoint: `query GetOrder`, `mutation { refund }`, `batch: …`; undefined when the operation is unknown. */
+  operation?: string;
+  /** The selected operation of each request (one, or one per request of a batch); undefined when unknown. */
+  operations: ({ type: 'query' | 'mutation' | 'subscription'; name?: string } | undefined)[];
+  /** The response had `errors` (or a resolver threw): recorded as failed whatever the HTTP status. */
+  failed: boolean;
+  /** The document, redacted (a single request; not for batches). */
+  document?: string;
 }

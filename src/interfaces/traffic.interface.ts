@@ -23,6 +23,11 @@ export interface TrafficSeries {
   /** `http.response.status_code`; 0 when no response reached the client. */
   status: number;
   /**
+   * `error.type` of an exchange that failed below status 500: `graphql` for a GraphQL answer with `errors` (the
+   * status is then 200). 5xx series carry their status as `error.type` over OTLP instead.
+   */
+  errorType?: string;
+  /**
    * Who called: the group's label, else its masked API key (`user.name` / `user.id` over OTLP); `other` past
    * `maxConsumers`; undefined for exchanges without a group (no group function, or it returned nothing).
    */

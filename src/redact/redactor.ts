@@ -140,6 +140,20 @@ export class Redactor {
   }
 
   /**
+   * A GraphQL argument, input field or variable key that must not keep its value: the default keys and the
+   * denylist, at any depth (src/graphql). An allowlist still applies to the body's top-level keys afterwards.
+   */
+  isSecretName(name: string): boolean {
+    const key = name.toLowerCase();
+    return this.deepKeys.has(key) || this.deny?.has(key) === true;
+  }
+
+  /** Whether a name `isSecretName` redacts could occur in a text (any casing); false spares parsing it. */
+  mayNameSecret(text: string): boolean {
+    return this.textProbe?.test(text) ?? false;
+  }
+
+  /**
    * A query or form parameter name that must not keep its value: by its base name and by each bracketed segment
    * (`password[]`, `user[password]`, `a[b][token]`), as qs-style parsers read them.
    */

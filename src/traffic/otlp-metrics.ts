@@ -79,8 +79,9 @@ export function otlpAttributes(s: LiveSeries): SpanAttributes {
   const attributes: SpanAttributes = { 'http.request.method': s.method };
   if (s.route !== undefined) attributes['http.route'] = s.route;
   if (s.status > 0) attributes['http.response.status_code'] = s.status;
-  // The conventions' error.type of a server: the status code, for 5xx answers.
+  // The conventions' error.type of a server: the status code for 5xx answers; `graphql` for GraphQL errors.
   if (s.status >= 500) attributes['error.type'] = String(s.status);
+  else if (s.errorType !== undefined) attributes['error.type'] = s.errorType;
   if (s.consumer) {
     attributes['user.id'] = s.consumer.id;
     if (s.consumer.label !== undefined) attributes['user.name'] = s.consumer.label;

@@ -40,6 +40,7 @@ export function prometheusLabels(s: LiveSeries): Labels {
   const labels: Labels = { http_request_method: s.method };
   if (s.route !== undefined) labels.http_route = s.route;
   if (s.status > 0) labels.http_response_status_code = s.status;
+  if (s.errorType !== undefined) labels.error_type = s.errorType;
   if (s.consumer) labels.consumer = s.consumer.name;
   return labels;
 }

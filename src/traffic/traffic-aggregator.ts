@@ -25,6 +25,7 @@ export interface LiveSeries {
   readonly method: string;
   readonly route?: string;
   readonly status: number;
+  readonly errorType?: string;
   readonly consumer?: TrafficConsumer;
   /** When the series was first counted (ms since the epoch). */
   readonly startTime: number;
@@ -82,7 +83,8 @@ export class TrafficAggregator {
     const method = METHOD_INDEX.get(measure.method) ?? 0;
     const status = measure.status >= 0 && measure.status < 1000 ? measure.status | 0 : 0;
     const consumer = group === undefined ? undefined : this.consumerOf(group);
-    const key = (method * 1000 + status) * this.consumerSpan + (consumer?.key ?? 0);
+    const failed = measure.errorType === undefined ? 0 : 1;
+    const key = ((method * 1000 + status) * 2 + failed) * this.consumerSpan + (consumer?.key ?? 0);
     let byKey = this.routes.get(route);
     if (byKey === undefined) {
       if (this.routes.size >= MAX_ROUTES) {
@@ -93,7 +95,7 @@ export class TrafficAggregator {
     }
     let series = byKey.get(key);
     if (series === undefined) {
-      series = this.build(METHODS[method]!, route, status, consumer);
+      series = this.build(METHODS[method]!, route, status, measure.errorType, consumer);
       byKey.set(key, series);
       this.series.push(series);
     }
@@ -120,6 +122,7 @@ export class TrafficAggregator {
         method: s.method,
         ...(s.route !== undefined && { route: s.route }),
         status: s.status,
+        ...(s.errorType !== undefined && { errorType: s.errorType }),
         ...(s.consumer && { consumer: { ...s.consumer } }),
         duration: s.duration.toData(),
         requestBodySize: s.requestBodySize.toData(),
@@ -135,12 +138,19 @@ export class TrafficAggregator {
     };
   }
 
-  private build(method: string, route: string | undefined, status: number, consumer: Consumer | undefined): LiveSeries {
+  private build(
+    method: string,
+    route: string | undefined,
+    status: number,
+    errorType: string | undefined,
+    consumer: Consumer | undefined,
+  ): LiveSeries {
     const data = new Float64Array(SERIES_SLOTS);
     return {
       method,
       ...(route !== undefined && { route }),
       status,
+      ...(errorType !== undefined && { errorType }),
       ...(consumer && {
         consumer: {
           name: consumer.name,

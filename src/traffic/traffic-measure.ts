@@ -2,12 +2,17 @@ import { performance } from 'node:perf_hooks';
 import type { Exchange } from '../capture/exchange';
 import { routeTemplateOf } from '../capture/platform';
 
+/** `error.type` of a GraphQL answer with `errors` (one value: the errors' codes are the app's, unbounded). */
+export const GRAPHQL_ERROR = 'graphql';
+
 /** What the traffic metrics count of one exchange, taken when it settles. */
 export interface TrafficMeasure {
   method: string;
   /** The route template as known when the exchange settles; undefined when no route matched. */
   route?: string;
   status: number;
+  /** `error.type` of an exchange that failed with a status below 500 (a GraphQL answer with `errors`). */
+  errorType?: string;
   seconds: number;
   /** Bytes; negative when unknown. */
   requestBytes: number;
@@ -28,8 +33,10 @@ export function measureExchange(exchange: Exchange, status: number): TrafficMeas
         : (exchange.requestBody?.size ?? -1);
   return {
     method: req.method ?? 'GET',
-    route: routeTemplateOf(platformRequest),
+    // A GraphQL request's endpoint is its operation (src/graphql), read before it is counted.
+    route: exchange.graphql?.operation ?? routeTemplateOf(platformRequest),
     status,
+    errorType: exchange.graphql?.failed ? GRAPHQL_ERROR : undefined,
     seconds: (performance.now() - exchange.startMark) / 1000,
     requestBytes,
     responseBytes: exchange.responseBytes ?? exchange.responseBody?.size ?? -1,

@@ -311,6 +311,17 @@ for (const adapter of ADAPTERS) {
         /"debug" must be true or false, got the string "false"/,
       ],
       ['a non-function group', { apiKey: 'k', group: 'x' as never }, /"group" must be a function.*got the string "x"/],
+      ['graphql as a string', { apiKey: 'k', graphql: 'on' as never }, /"graphql" must be false or \{ paths\?/],
+      [
+        'a graphql path without its slash',
+        { apiKey: 'k', graphql: { paths: ['graphql'] } },
+        /"graphql.paths" must be an array of paths starting with "\/"/,
+      ],
+      [
+        'a typo in a graphql key',
+        { apiKey: 'k', graphql: { introspetion: true } as never },
+        /"graphql" has an unknown key "introspetion"/,
+      ],
       [
         'a bad baseUrl',
         { apiKey: 'k', baseUrl: 'ftp://x' },

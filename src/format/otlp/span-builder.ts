@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { HarNameValue } from '../../interfaces/har.interface';
-import type { RedactedBody, RedactedExchange } from '../../interfaces/redacted-exchange.interface';
+import type { RedactedBody, RedactedExchange, RedactedGraphql } from '../../interfaces/redacted-exchange.interface';
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../../metrics.constants';
 import {
   hrTime,
@@ -70,8 +70,14 @@ function buildSpan(
   const attributes = server ? serverAttributes(x) : clientAttributes(x);
   addCommon(x, attributes);
   if (options.mode === 'apitoolkit') addApitoolkit(x, attributes);
-  const failed = server ? x.status >= 500 : x.failure !== undefined || x.status >= 400;
-  if (failed) attributes['error.type'] = x.failure?.code ?? (x.status ? String(x.status) : '_OTHER');
+  if (x.graphql) addGraphql(x.graphql, attributes);
+  const graphqlFailed = x.graphql?.failed === true && x.status < 500;
+  const failed = server ? x.status >= 500 || graphqlFailed : x.failure !== undefined || x.status >= 400;
+  if (failed) {
+    attributes['error.type'] = graphqlFailed
+      ? (x.errors?.find((e) => e.code !== undefined)?.code ?? 'GraphQLError')
+      : (x.failure?.code ?? (x.status ? String(x.status) : '_OTHER'));
+  }
   const start = hrTime(x.startedAt);
   const end = hrTime(x.startedAt + Math.max(0, x.durationMs));
   const events: SpanEventLike[] = (x.errors ?? []).map((e) => {
@@ -83,10 +89,19 @@ function buildSpan(
       droppedAttributesCount: 0,
     };
     if (e.stackTrace !== undefined) event.attributes['exception.stacktrace'] = e.stackTrace;
+    // GraphQL errors: where in the result (`order.items.0`) and their `extensions.code`.
+    if (e.path) event.attributes['graphql.error.path'] = e.path.join('.');
+    if (e.code !== undefined) event.attributes['graphql.error.code'] = e.code;
     return event;
   });
   const name =
-    options.mode === 'apitoolkit' ? APITOOLKIT_SPAN_NAME : server && x.route ? `${x.method} ${x.route}` : x.method;
+    options.mode === 'apitoolkit'
+      ? APITOOLKIT_SPAN_NAME
+      : server && x.graphql?.operation
+        ? x.graphql.operation
+        : server && x.route
+          ? `${x.method} ${x.route}`
+          : x.method;
   return {
     name,
     kind: server ? SPAN_KIND_SERVER : SPAN_KIND_CLIENT,
@@ -121,6 +136,19 @@ function serverAttributes(x: RedactedExchange): SpanAttributes {
   if (x.host) attributes['server.address'] = x.host;
   attributes['server.port'] = x.port ?? (x.scheme === 'https' ? 443 : 80);
   return attributes;
+}
+
+/**
+ * GraphQL semantic conventions (`graphql.operation.type`, `graphql.operation.name`, `graphql.document`, redacted);
+ * a batch has several operations, so only their shared type is set, and no name or document.
+ */
+function addGraphql(graphql: RedactedGraphql, attributes: SpanAttributes): void {
+  const [first, ...others] = graphql.operations;
+  if (!first) return;
+  if (others.every((o) => o?.type === first.type)) attributes['graphql.operation.type'] = first.type;
+  if (others.length) return;
+  if (first.name !== undefined) attributes['graphql.operation.name'] = first.name;
+  if (graphql.document !== undefined) attributes['graphql.document'] = graphql.document;
 }
 
 /** Stable HTTP client semantic conventions. */
