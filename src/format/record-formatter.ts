@@ -17,8 +17,8 @@ export const HAR_CREATOR: HarCreator = {
 /** Turns captured exchanges into ReadMe Metrics records: redacted first (RedactedExchange), then written as HAR 1.2. */
 export class RecordFormatter {
   constructor(
-    private readonly options: ResolvedMetricsOptions,
-    private readonly redactor: Redactor,
+    readonly options: ResolvedMetricsOptions,
+    readonly redactor: Redactor,
   ) {}
 
   /** The redacted exchange: what both the HAR writer and the span builders write from. */

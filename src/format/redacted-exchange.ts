@@ -88,7 +88,12 @@ export function redactExchange(
   return redacted;
 }
 
-function redactError(redactor: Redactor, e: ReportedError, originalUrl: string, redactedUrl: string): ReportedError {
+export function redactError(
+  redactor: Redactor,
+  e: ReportedError,
+  originalUrl: string,
+  redactedUrl: string,
+): ReportedError {
   const echo = (text: string) => redactEcho(redactor, text, originalUrl, redactedUrl);
   return {
     ...e,
@@ -149,7 +154,7 @@ function responseBodyOf(
   return { mimeType, size: body.size, ...redactedText(body, mimeType, 'response', redactor, options) };
 }
 
-function cutComment(max: number, size: number): string {
+export function cutComment(max: number, size: number): string {
   return `truncated to ${max} of ${size >= 0 ? size : 'more'} bytes`;
 }
 
@@ -172,7 +177,7 @@ function redactedText(
 }
 
 /** Form fields (from the parsed snapshot, or the raw urlencoded bytes), redacted. */
-function formFields(body: CapturedBody, urlencoded: boolean, redactor: Redactor): HarPostParam[] {
+export function formFields(body: CapturedBody, urlencoded: boolean, redactor: Redactor): HarPostParam[] {
   if (body.source === 'wire' && urlencoded) {
     return redactor.params([...new URLSearchParams(body.text)].map(([name, value]) => ({ name, value })));
   }
@@ -230,7 +235,7 @@ function urlParts(url: string): { scheme: 'http' | 'https'; host: string; port?:
   return { scheme, host: hostPort?.[1] ?? authority, ...(port !== undefined && { port }), path: match?.[3] || '/' };
 }
 
-function queryOf(url: string): HarNameValue[] {
+export function queryOf(url: string): HarNameValue[] {
   const q = url.indexOf('?');
   if (q < 0) return [];
   const hash = url.indexOf('#', q);

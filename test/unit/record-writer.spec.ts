@@ -80,9 +80,32 @@ function exchange(next: () => number, i: number): CapturedExchange {
     durationMs: next() * 100,
     aborted: next() < 0.1,
     method: pick(next, ['GET', 'POST', 'HEAD', 'PUT']),
-    url: `http://user:pw@127.0.0.1:3000/items/${enc(s())}?token=${enc(s())}&page=2&a[password]=x`,
+    // Most URLs have nothing to redact (bodies then take the one-pass path); the others echo into error bodies.
+    url: pick(next, [
+      `http://user:pw@127.0.0.1:3000/items/${enc(s())}?token=${enc(s())}&page=2&a[password]=x`,
+      `http://127.0.0.1:3000/items/${enc(s())}`,
+      `https://api.example.com/items?page=${enc(s())}&q=${enc(s())}`,
+      'http://127.0.0.1:3000/items',
+    ]),
     httpVersion: 'HTTP/1.1',
-    requestHeaders: ['Host', '127.0.0.1', 'Content-Type', requestType, 'AUTHORIZATION', `Bearer ${s()}`, 'X-Odd', s()],
+    requestHeaders: [
+      'Host',
+      '127.0.0.1',
+      'Content-Type',
+      requestType,
+      'AUTHORIZATION',
+      `Bearer ${s()}`,
+      'X-Odd',
+      s(),
+      ...pick(next, [
+        [],
+        ['Content-Length', '12'],
+        ['content-length', ' 7 '],
+        ['Content-Length', ''],
+        ['x-api-key', s()],
+      ]),
+      ...pick(next, [[], ['content-type', 'text/plain'], ['Referer', `http://a:b@h/p?password=${enc(s())}`]]),
+    ],
     requestBody: body(next),
     status: pick(next, [200, 204, 404, 500, 0]),
     statusText: s(),
@@ -95,6 +118,13 @@ function exchange(next: () => number, i: number): CapturedExchange {
     group: { apiKey: `key-${s()}`, label: next() < 0.5 ? s() : undefined, email: next() < 0.5 ? s() : undefined },
   };
   if (next() < 0.4) x.route = `/items/:${s()}`;
+  if (next() < 0.1) x.parentId = `parent-${s()}`;
+  if (next() < 0.05) x.durationMs = NaN;
+  if (next() < 0.08) {
+    // GraphQL exchanges take the object path inside the writer: the same bytes.
+    x.graphql = { operation: `query ${s()}`, operations: [{ type: 'query' }], introspection: false, failed: false };
+    x.requestBody = { text: '{"query":"{ a(password: \\"p\\") }"}', size: 30, truncated: false, source: 'wire' };
+  }
   if (next() < 0.3) x.pathParams = { id: s(), token: s() };
   if (next() < 0.2) {
     x.errors = [
@@ -120,6 +150,7 @@ const RULE_SETS = [
   { redactRequestBody: ['$.user.password', '$.card.number'], redactResponseBody: ['$..number'] },
   { denylist: ['a', 'items'], serviceVersion: '1.2.3', tags: ['x', 'é'], developmentMode: true },
   { allowlist: ['id'], redactResponseBody: ['$.items[-1:]'], redactDefaults: false },
+  { redactHeaders: ['X-Odd', 'content-length'], redactRequestBody: ['$..password'] },
 ];
 
 describe('records written once are byte for byte what the object path sends', () => {
