@@ -29,8 +29,14 @@ type Batch = Buffer[] | MetricsRecord[] | RedactedExchange[];
 /** What the queue holds: a record written once at settle (built-in transports), or the exchange as captured. */
 type Queued = Buffer | CapturedExchange;
 
-/** Under load more than bufferLength records wait; up to this many go in one call (fewer calls, less overhead). */
-const MAX_BATCH = 100;
+/**
+ * Under load more than bufferLength records wait: up to this many go in one call, and no more than MAX_BATCH_BYTES
+ * of them. A call costs 300-570 us of CPU whatever its size (1 KB or 1 MB): fewer, bigger calls cost less per record.
+ * The bytes bound keeps one call's body (held twice while in flight, counted against maxQueueBytes) and a collector's
+ * request size modest; it is the one that binds with records of a few KB (docs/delivery.md#batching).
+ */
+const MAX_BATCH = 1000;
+const MAX_BATCH_BYTES = 1024 * 1024;
 /**
  * A call costs ~250 us of CPU whatever its size (measured: 10-record batches ~40 us a record, 100-record ~15):
  * under load, calls start at most this often unless a full batch waits, so a busy server sends fewer, bigger ones.
@@ -264,12 +270,12 @@ export class Dispatcher implements RecordSink {
       if (!all && this.queue.length < bufferLength) break;
       const now = performance.now();
       const wait = this.lastCallAt + MIN_CALL_GAP_MS - now;
-      if (!all && wait > 0 && this.queue.length < MAX_BATCH) {
+      if (!all && wait > 0 && this.queue.length < MAX_BATCH && this.queue.bytes < MAX_BATCH_BYTES) {
         this.armGapTimer(wait);
         break;
       }
       this.lastCallAt = now;
-      const size = Math.max(bufferLength, Math.min(this.queue.length, MAX_BATCH));
+      const size = this.queue.countWithin(Math.max(bufferLength, MAX_BATCH), MAX_BATCH_BYTES);
       void this.deliverOldest(size).then(() => this.pump(this.waiters.length > 0));
     }
     if (this.queue.length > 0) this.armTimer();

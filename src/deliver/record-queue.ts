@@ -30,6 +30,17 @@ export class RecordQueue<T> {
     return sum;
   }
 
+  /** How many of the oldest records fit in `maxBytes` (at least one, when any is queued), up to `maxCount`. */
+  countWithin(maxCount: number, maxBytes: number): number {
+    const n = Math.min(maxCount, this.sizes.length);
+    let sum = 0;
+    for (let i = 0; i < n; i++) {
+      sum += this.sizes[i] as number;
+      if (sum > maxBytes) return Math.max(1, i);
+    }
+    return n;
+  }
+
   /** Removes and returns the `count` oldest records. */
   take(count: number): T[] {
     if (count >= this.items.length) return this.takeAll();
