@@ -106,7 +106,7 @@ function whenEnabled(
       ) =>
         options.enabled && options.offload === 'worker'
           ? OffloadDispatcher.start(options, transport)
-          : new Dispatcher(options, transport, formatter, redactor, new MetricsLogger()),
+          : new Dispatcher(options, transport, formatter, new MetricsLogger()),
     },
     ...TRAFFIC_PROVIDERS,
     ExchangeRecorder,

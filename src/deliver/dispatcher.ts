@@ -3,31 +3,15 @@ import type { CapturedExchange } from '../interfaces/captured-exchange.interface
 import type { MetricsStats } from '../interfaces/metrics-stats.interface';
 import type { RecordSink } from '../interfaces/record-sink.interface';
 import type { RecordFormatter } from '../format/record-formatter';
-import type { MetricsRecord } from '../interfaces/metrics-record.interface';
-import { isExchangeTransport, type AnyMetricsTransport } from '../interfaces/metrics-transport.interface';
-import type { RedactedExchange } from '../interfaces/redacted-exchange.interface';
-import { redactExchange } from '../format/redacted-exchange';
-import type { Redactor } from '../redact/redactor';
+import type { AnyMetricsTransport } from '../interfaces/metrics-transport.interface';
 import { OnceLogger } from '../core-logger';
 import type { CoreLogger } from '../interfaces/core-logger.interface';
 import type { ResolvedMetricsOptions } from '../metrics.options';
-import { encodedSenderOf, type EncodedSender } from '../interfaces/encoded-transport.interface';
-import { recordWriter, type RecordWriter } from '../write/record-writer';
-import { DropWarnings, type DropReport } from './drop-warnings';
-import { heldBytes } from './held-bytes';
+import { RecordStage, type Batch, type Queued } from '../write/record-stage';
+import { dropWarning, DropWarnings, type DropReport } from './drop-warnings';
 import { KeyPause } from './key-pause';
 import { BatchAttempts } from './batch-attempts';
-import { nextTurn } from './durations';
 import { RecordQueue } from './record-queue';
-
-/**
- * One batch: records already written (built-in transports), ReadMe records for a user's MetricsTransport, redacted
- * exchanges for an ExchangeTransport.
- */
-type Batch = Buffer[] | MetricsRecord[] | RedactedExchange[];
-
-/** What the queue holds: a record written once at settle (built-in transports), or the exchange as captured. */
-type Queued = Buffer | CapturedExchange;
 
 /**
  * Under load more than bufferLength records wait: up to this many go in one call, and no more than MAX_BATCH_BYTES
@@ -43,8 +27,6 @@ const MAX_BATCH_BYTES = 1024 * 1024;
  * At low traffic every batch still goes as soon as bufferLength records are queued.
  */
 const MIN_CALL_GAP_MS = 50;
-/** Formatting yields to the event loop after this long, so a big batch never holds up requests for long. */
-const FORMAT_SLICE_MS = 1;
 /**
  * Batches captured exchanges and delivers them in the background: bounded queue (oldest dropped first), bounded
  * concurrency, retries with backoff. Nothing here ever throws into the app.
@@ -84,17 +66,13 @@ export class Dispatcher implements RecordSink {
    */
   private readonly scope = new AsyncResource('nestjs-api-metrics.dispatcher');
 
-  /**
-   * For a built-in transport: its encoded side and the writer of its wire format. Records are then written once,
-   * when they are queued, and a batch is their concatenation.
-   */
-  private readonly encoded?: { sender: EncodedSender; write: RecordWriter };
+  /** The write stage: records written before they are queued (built-in transports), or formatted at send. */
+  readonly stage: RecordStage;
 
   constructor(
     private readonly options: ResolvedMetricsOptions,
     private readonly transport: AnyMetricsTransport,
-    private readonly formatter: RecordFormatter,
-    private readonly redactor: Redactor,
+    formatter: RecordFormatter,
     logger: CoreLogger,
   ) {
     this.logger = new OnceLogger(logger);
@@ -103,21 +81,19 @@ export class Dispatcher implements RecordSink {
       wake: (all) => this.pump(all || this.waiters.length > 0),
       stopTimers: () => this.clearTimer(),
     });
-    this.attempts = new BatchAttempts(
-      // Written records for a built-in transport, records for a MetricsTransport, exchanges for an
-      // ExchangeTransport (chosen in deliver()).
-      (batch) => (this.encoded ? this.encoded.sender.send(batch as Buffer[]) : this.transport.send(batch as never)),
-      {
-        counters: this.counters,
-        logger: this.logger,
-        debug: (message) => this.debug(message),
-        // Not while the key is rejected, unless this is the probe.
-        mayRetry: () => !this.keyPause.current || this.keyPause.current.probing,
-        giveUp: (records, reason) => this.giveUp(records as Batch, reason),
-      },
-    );
-    const sender = encodedSenderOf(transport);
-    if (sender) this.encoded = { sender, write: recordWriter(sender.format, formatter) };
+    this.stage = new RecordStage(transport, formatter, (error) => {
+      this.counters.failed++;
+      this.logger.errorOnce('format', 'Could not format a record; it was dropped', error);
+      this.resolveWaiters();
+    });
+    this.attempts = new BatchAttempts((batch) => this.stage.send(batch as Batch), {
+      counters: this.counters,
+      logger: this.logger,
+      debug: (message) => this.debug(message),
+      // Not while the key is rejected, unless this is the probe.
+      mayRetry: () => !this.keyPause.current || this.keyPause.current.probing,
+      giveUp: (records, reason) => this.giveUp(records as Batch, reason),
+    });
   }
 
   stats(): MetricsStats {
@@ -146,19 +122,14 @@ export class Dispatcher implements RecordSink {
 
   enqueue(exchange: CapturedExchange): void {
     this.counters.captured++;
-    const item = this.written(exchange);
+    const item = this.stage.written(exchange);
     if (item === undefined) return;
-    const size = this.encoded ? (item as Buffer).length : heldBytes(exchange);
+    const size = this.stage.bytesOf(item);
     const { maxQueueSize, maxQueueBytes } = this.options;
-    while (
-      this.queue.length > 0 &&
-      (this.queue.length >= maxQueueSize || this.queue.bytes + this.inFlightBytes + size > maxQueueBytes)
-    ) {
-      const bound = this.queue.length >= this.options.maxQueueSize ? 'maxQueueSize' : 'maxQueueBytes';
-      this.queue.take(1);
+    this.queue.makeRoom(size, this.inFlightBytes, maxQueueSize, maxQueueBytes, (bound) => {
       this.counters.dropped++;
       this.drops.note(bound);
-    }
+    });
     // Records in flight alone fill the bound: the new one cannot be held either.
     if (this.inFlightBytes + size > maxQueueBytes && this.inFlightBytes > 0) {
       this.counters.dropped++;
@@ -174,25 +145,9 @@ export class Dispatcher implements RecordSink {
   /** backgroundWorkerMode false: deliver one exchange now, bypassing the queue. Resolves when sent or given up on. */
   async deliverNow(exchange: CapturedExchange): Promise<void> {
     this.counters.captured++;
-    const item = this.written(exchange);
+    const item = this.stage.written(exchange);
     if (item === undefined) return;
-    await this.deliver([item], 2 * (this.encoded ? (item as Buffer).length : heldBytes(exchange)));
-  }
-
-  /**
-   * The exchange as the queue holds it: written once, now, for a built-in transport; as captured otherwise (formatted
-   * when its batch goes). Undefined when it cannot be written: counted as failed, logged once.
-   */
-  private written(exchange: CapturedExchange): Queued | undefined {
-    if (!this.encoded) return exchange;
-    try {
-      return this.encoded.write(exchange);
-    } catch (error) {
-      this.counters.failed++;
-      this.logger.errorOnce('format', 'Could not format a record; it was dropped', error);
-      this.resolveWaiters();
-      return undefined;
-    }
+    await this.deliver([item], 2 * this.stage.bytesOf(item));
   }
 
   /** Resolves when everything captured so far was delivered or given up on. Never rejects. */
@@ -311,14 +266,7 @@ export class Dispatcher implements RecordSink {
     this.inFlightRecords += batch.length;
     this.inFlightBytes += bytes;
     try {
-      // Written already for a built-in transport; redacted exchanges for a transport that builds its own format
-      // (OTLP), ReadMe records for the others.
-      const exchanges = batch as CapturedExchange[];
-      const records: Batch = this.encoded
-        ? (batch as Buffer[])
-        : isExchangeTransport(this.transport)
-          ? await this.formatSliced(exchanges, (x) => redactExchange(x, this.redactor, this.options))
-          : await this.formatSliced(exchanges, (x) => this.formatter.format(x));
+      const records = await this.stage.batch(batch);
       if (records.length) await this.send(records);
     } catch (error) {
       // A bug of ours must not become an unhandled rejection in the host.
@@ -331,52 +279,15 @@ export class Dispatcher implements RecordSink {
     }
   }
 
-  /** Formats a batch in slices of about FORMAT_SLICE_MS, yielding to the app's requests in between. */
-  private async formatSliced<T>(batch: CapturedExchange[], format: (exchange: CapturedExchange) => T): Promise<T[]> {
-    const out: T[] = [];
-    let sliceStart = performance.now();
-    for (const exchange of batch) {
-      if (performance.now() - sliceStart >= FORMAT_SLICE_MS) {
-        await nextTurn();
-        sliceStart = performance.now();
-      }
-      try {
-        out.push(format(exchange));
-      } catch (error) {
-        this.counters.failed++;
-        this.logger.errorOnce('format', 'Could not format a record; it was dropped', error);
-      }
-    }
-    return out;
-  }
-
   /**
    * Sends one batch with retries; splits it when the collector finds it too large or malformed. A part the collector
    * accepted is never sent again, and neither is one it may have received without answering (`unconfirmed`).
    */
-  private async send(records: Batch): Promise<void> {
-    const pause = this.keyPause.current;
-    if (pause) {
-      // Only the probe may call while the key is rejected; anything else is given up without a call.
-      if (pause.probing || !pause.probeDue) {
-        this.giveUp(records, `delivery is paused (HTTP ${pause.status})`);
-        return;
-      }
-      pause.probing = true;
-    }
-    let rejected: number | undefined;
-    const tally = { failed: 0 };
-    try {
-      rejected = await this.attempts.run(records, tally);
-    } finally {
-      if (pause) {
-        pause.probing = false;
-        if (rejected === undefined) this.keyPause.resume(pause);
-        else this.keyPause.again(pause, rejected, tally.failed);
-      } else if (rejected !== undefined) {
-        this.keyPause.start(rejected, tally.failed);
-      }
-    }
+  private send(records: Batch): Promise<void> {
+    return this.keyPause.send(
+      (tally) => this.attempts.run(records, tally),
+      (reason) => this.giveUp(records, reason),
+    );
   }
 
   private giveUp(records: Batch, reason: string): void {
@@ -400,18 +311,9 @@ export class Dispatcher implements RecordSink {
     });
   }
 
-  /** The Dispatcher's wording of a drop warning (DropWarnings throttles them). */
-  private warnDropped({ bySize, byBytes, since }: DropReport): void {
-    const size = `maxQueueSize = ${this.options.maxQueueSize} records`;
-    const bytes = `maxQueueBytes = ${this.options.maxQueueBytes} bytes`;
-    const bounds =
-      bySize && byBytes ? `${size}: ${bySize} dropped; ${bytes}: ${byBytes} dropped` : bySize ? size : bytes;
-    const pause = this.keyPause.current;
-    const why = pause ? `, delivery paused (HTTP ${pause.status})` : '';
-    this.logger.warn(
-      `Metrics queue full (${bounds}${why}): dropped ${bySize + byBytes} oldest records ${since}; ` +
-        `${this.counters.dropped} dropped in all.`,
-    );
+  /** The Dispatcher's drop warning (DropWarnings throttles them). */
+  private warnDropped(report: DropReport): void {
+    this.logger.warn(dropWarning(report, this.options, this.keyPause.current?.status, this.counters.dropped));
   }
 
   private debug(message: string): void {

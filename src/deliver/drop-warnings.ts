@@ -51,3 +51,20 @@ export class DropWarnings {
     this.write({ bySize, byBytes, since });
   }
 }
+
+/** The wording of a drop warning: which bounds dropped how many, why (a paused delivery), how many in all. */
+export function dropWarning(
+  { bySize, byBytes, since }: DropReport,
+  bounds: { maxQueueSize: number; maxQueueBytes: number },
+  pausedStatus: number | undefined,
+  droppedInAll: number,
+): string {
+  const size = `maxQueueSize = ${bounds.maxQueueSize} records`;
+  const bytes = `maxQueueBytes = ${bounds.maxQueueBytes} bytes`;
+  const which = bySize && byBytes ? `${size}: ${bySize} dropped; ${bytes}: ${byBytes} dropped` : bySize ? size : bytes;
+  const why = pausedStatus !== undefined ? `, delivery paused (HTTP ${pausedStatus})` : '';
+  return (
+    `Metrics queue full (${which}${why}): dropped ${bySize + byBytes} oldest records ${since}; ` +
+    `${droppedInAll} dropped in all.`
+  );
+}

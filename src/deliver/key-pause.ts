@@ -108,6 +108,38 @@ export class KeyPause {
     setImmediate(() => this.host.wake(false)).unref();
   }
 
+  /**
+   * One batch's calls (`run`, which resolves with the status when the key was rejected) under the pause: while the
+   * key is rejected only the due probe calls, anything else is given up without a call; the outcome starts, renews
+   * or ends the pause.
+   */
+  async send(
+    run: (tally: { failed: number }) => Promise<number | undefined>,
+    giveUp: (reason: string) => void,
+  ): Promise<void> {
+    const pause = this.current;
+    if (pause) {
+      if (pause.probing || !pause.probeDue) {
+        giveUp(`delivery is paused (HTTP ${pause.status})`);
+        return;
+      }
+      pause.probing = true;
+    }
+    let rejected: number | undefined;
+    const tally = { failed: 0 };
+    try {
+      rejected = await run(tally);
+    } finally {
+      if (pause) {
+        pause.probing = false;
+        if (rejected === undefined) this.resume(pause);
+        else this.again(pause, rejected, tally.failed);
+      } else if (rejected !== undefined) {
+        this.start(rejected, tally.failed);
+      }
+    }
+  }
+
   /** Shutdown: no probe timer is left behind. */
   clear(): void {
     if (this.current?.timer) clearTimeout(this.current.timer);

@@ -23,6 +23,24 @@ export class RecordQueue<T> {
     this.total += bytes;
   }
 
+  /**
+   * Drops the oldest records until one of `size` bytes fits: fewer than `maxCount` records, and the bytes held with
+   * `otherBytes` (what is held elsewhere, in flight) plus `size` within `maxBytes`. `dropped` hears of each, by bound.
+   */
+  makeRoom(
+    size: number,
+    otherBytes: number,
+    maxCount: number,
+    maxBytes: number,
+    dropped: (bound: 'maxQueueSize' | 'maxQueueBytes') => void,
+  ): void {
+    while (this.items.length > 0 && (this.items.length >= maxCount || this.total + otherBytes + size > maxBytes)) {
+      const bound = this.items.length >= maxCount ? 'maxQueueSize' : 'maxQueueBytes';
+      this.take(1);
+      dropped(bound);
+    }
+  }
+
   /** Bytes held by the `count` oldest records. */
   bytesOfOldest(count: number): number {
     let sum = 0;

@@ -68,7 +68,7 @@ describe('batches are capped by bytes as well as by count', () => {
     });
     const redactor = new Redactor(options);
     const transport = new ReadmeTransport({ apiKey: 'k', baseUrl: collector.url, timeout: 5_000, proxy: false });
-    const dispatcher = new Dispatcher(options, transport, new RecordFormatter(options, redactor), redactor, quiet);
+    const dispatcher = new Dispatcher(options, transport, new RecordFormatter(options, redactor), quiet);
     const before = collector.calls.length;
     const count = 1500; // ~2 KB each: three times the bytes cap, more than the old 100-record batches by far
     for (let i = 0; i < count; i++) dispatcher.enqueue(exchange(i, 1800));

@@ -38,13 +38,7 @@ async function main(): Promise<void> {
     // A file that cannot be written stops the app at startup, as without offload.
     if (transport instanceof HarFileTransport) await transport.ready();
     const redactor = new Redactor(options);
-    dispatcher = new Dispatcher(
-      options,
-      transport,
-      new RecordFormatter(options, redactor),
-      redactor,
-      forwardingLogger(send),
-    );
+    dispatcher = new Dispatcher(options, transport, new RecordFormatter(options, redactor), forwardingLogger(send));
   } catch (error) {
     send({ type: 'failed', message: (error as Error)?.message ?? String(error) });
     return; // nothing listens on the port: the thread ends
