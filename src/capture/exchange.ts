@@ -9,11 +9,17 @@ import { describeError } from './reported-error';
 /**
  * One HTTP exchange while it is in flight. Holds the Node request/response (for the platform hooks, until it is
  * settled), timestamps, and the bodies as captured on the wire: plain strings cut to budget, never a live object of
- * the app. Everything costly (HAR, redaction, serialization) happens later, in batches, off the request path.
+ * the app. The record is written from it when the response is done (src/write), not while the request runs.
  */
 export class Exchange {
-  /** The record's `_id`, known from the start so errors and outgoing calls can link to it. */
-  readonly id = randomUUID();
+  private uuid?: string;
+  /**
+   * The record's `_id`, made on first use (a sampled-out exchange never needs one) and the same from then on, so
+   * errors, outgoing calls and a response header set before the head is written can all name it.
+   */
+  get id(): string {
+    return (this.uuid ??= randomUUID());
+  }
   readonly startedAt = Date.now();
   readonly startMark = performance.now();
   /** Express `Request` (same object as `req`) or `FastifyRequest`, once seen. */

@@ -48,6 +48,8 @@ export class FastifyContextHook implements OnModuleInit {
       const exchange = exchangeOf(req.raw);
       if (!exchange) return done();
       exchange.platformRequest = req;
+      // Routed here before: the route's rules and the sampling draw apply now, before the body is taken.
+      recorder.adoptRoute(exchange);
       recorder.takeRequestBody(exchange);
       exchangeStorage.run(exchange, done);
     });

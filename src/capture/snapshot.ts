@@ -25,29 +25,34 @@ export function snapshotOf(
     const length = /\r\ncontent-length: *(\d+)/i.exec(response.responseHead)?.[1];
     if (length !== undefined) responseBody = { ...responseBody, size: Number(length) };
   }
-  return {
+  let requestBody = exchange.requestBody;
+  // captureRequestBody / captureResponseBody / @MetricsCapture(): the bodies are never handed on.
+  if (!rules.captureRequestBody && requestBody) requestBody = omittedBody(requestBody.size, 'captureRequestBody');
+  if (!rules.captureResponseBody && responseBody) responseBody = omittedBody(responseBody.size, 'captureResponseBody');
+  // One object literal of fixed shape (no spreads): this runs for every recorded request.
+  const captured: Omit<CapturedExchange, 'group'> = {
     id: exchange.id,
     platform: platformRequest !== req && (platformRequest as { raw?: unknown }).raw === req ? 'fastify' : 'express',
     startedAt: exchange.startedAt,
     durationMs: performance.now() - exchange.startMark,
+    aborted: response.aborted,
     method: req.method ?? 'GET',
     url: originOf(platformRequest, req) + originalUrlOf(req),
     httpVersion: `HTTP/${req.httpVersion}`,
     requestHeaders: req.rawHeaders,
-    requestBody: exchange.requestBody,
+    requestBody,
+    status: response.status,
+    statusText: response.statusText,
+    responseHeaders: response.responseHeaders,
+    responseHead: response.responseHead,
     responseBody,
     route: routeTemplateOf(platformRequest),
     pathParams: pathParamsOf(platformRequest),
     clientIp: clientIpOf(platformRequest, req),
     errors: exchange.errors,
-    ...(exchange.graphql && { graphql: exchange.graphql }),
-    ...response,
-    // captureRequestBody / captureResponseBody / @MetricsCapture(): the bodies are never handed on.
-    ...(!rules.captureRequestBody &&
-      exchange.requestBody && { requestBody: omittedBody(exchange.requestBody.size, 'captureRequestBody') }),
-    ...(!rules.captureResponseBody &&
-      responseBody && { responseBody: omittedBody(responseBody.size, 'captureResponseBody') }),
   };
+  if (exchange.graphql) captured.graphql = exchange.graphql;
+  return captured;
 }
 
 function headerString(value: unknown): string {

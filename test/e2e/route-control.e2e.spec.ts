@@ -20,6 +20,7 @@ import {
   METRICS_MODULE_OPTIONS,
   type MetricsModuleOptions,
 } from '../../src';
+import { currentExchange } from '../../src/capture/request-context';
 import { ADAPTERS, startApp, type AdapterName } from '../support/adapters';
 import { assertValidHar, entryOf, header } from '../support/har';
 import { httpRequest } from '../support/http';
@@ -70,6 +71,13 @@ class ControlController {
   @MetricsCapture({ responseBody: false })
   noResponseBody(@Body() body: unknown) {
     return { secretAnswer: body };
+  }
+
+  /** Whether capture had taken the request body by the time the handler ran. */
+  @Post('body-taken')
+  @HttpCode(200)
+  bodyTaken(@Body() body: unknown) {
+    return { taken: currentExchange()?.requestBodyTaken ?? null, body };
   }
 
   @Get('request-id')
@@ -217,6 +225,27 @@ for (const adapter of ADAPTERS) {
       const stats = app.app.get(MetricsService).stats();
       assert.equal(stats.sampledOut, 3);
       assert.equal(stats.captured, 3);
+    });
+
+    it('a sampled-out request body is never taken: the draw comes first, on Fastify too (route learnt once)', async () => {
+      const app = await start({ sampleRate: 0 });
+      const json = { 'content-type': 'application/json' };
+      const answers: unknown[] = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await httpRequest(`${app.url}/ctl/body-taken`, {
+          method: 'POST',
+          body: `{"n":${i}}`,
+          headers: json,
+        });
+        answers.push(JSON.parse(res.body.toString()));
+      }
+      // Fastify learns the route's handler from the first request Nest routed there; from then on its preHandler
+      // draws before taking anything. Express's guard knows the handler from the first request.
+      assert.deepEqual(answers.slice(1), [
+        { taken: false, body: { n: 1 } },
+        { taken: false, body: { n: 2 } },
+      ]);
+      assert.equal(app.app.get(MetricsService).stats().sampledOut, 3);
     });
 
     it('a sampled-out request that ends in a 5xx is recorded whole: request and response bodies', async () => {
