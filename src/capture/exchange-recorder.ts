@@ -123,6 +123,14 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
     }
   }
 
+  /**
+   * Whether the exchange is sampled in: the draw, made now if not yet (as the response's head is about to be
+   * written, so that a response header can name a record that will be shipped, with its `exchange.id`).
+   */
+  sampled(exchange: Exchange): boolean {
+    return this.policy.sampled(exchange, true);
+  }
+
   /** Fastify's `preHandler`: the handler Nest routes this route to, when known (RoutePolicy.adoptRoute). */
   adoptRoute(exchange: Exchange): void {
     this.policy.adoptRoute(exchange);

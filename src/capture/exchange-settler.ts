@@ -185,7 +185,10 @@ export class ExchangeSettler {
     if (!captured) return undefined;
     try {
       if (!group) return this.decide(exchange, null);
-      const record: CapturedExchange = { ...captured, group, outgoing: exchange.outgoing };
+      // The snapshot is this exchange's own object, made at settle for this record: completed, not copied.
+      const record = captured as CapturedExchange;
+      record.group = group;
+      record.outgoing = exchange.outgoing;
       if (this.options.debug) {
         this.logger.debug(
           `captured ${record.method} ${record.url} -> ${record.status} (${record.durationMs.toFixed(2)} ms)`,

@@ -50,6 +50,8 @@ export function snapshotOf(
     pathParams: pathParamsOf(platformRequest),
     clientIp: clientIpOf(platformRequest, req),
     errors: exchange.errors,
+    // Completed at hand-over (the group may still be pending); present from the start, so the shape never changes.
+    outgoing: undefined,
   };
   if (exchange.graphql) captured.graphql = exchange.graphql;
   return captured;

@@ -58,7 +58,7 @@ export class EntryWriter {
     const location = facts.location ?? '';
     const time = num(x.durationMs);
     let out =
-      `"startedDateTime":"${new Date(x.startedAt).toISOString()}","time":${time},"request":{"method":` +
+      `"startedDateTime":"${fixed.isoTime(x.startedAt)}","time":${time},"request":{"method":` +
       `${JSON.stringify(x.method)},"url":${JSON.stringify(url)},"httpVersion":${version},"cookies":[],"headers":` +
       `${requestHeaders},"queryString":${this.query(x.url)}${this.postData(x.requestBody, requestType)}` +
       `,"headersSize":-1,"bodySize":${Number.isFinite(length) ? length : -1}},"response":{"status":${num(x.status)}` +
@@ -107,6 +107,7 @@ export class EntryWriter {
 
   private header(name: string, value: string): string {
     const header: HeaderName = this.fixed.header(name);
+    if (header.role === '' && value === header.lastValue) return header.lastPair as string;
     const redacted = this.fixed.redactedValue(header, value);
     const { facts } = this;
     switch (header.role) {
@@ -120,7 +121,10 @@ export class EntryWriter {
         facts.location ??= redacted;
         break;
     }
-    return `${header.open}${JSON.stringify(redacted)}}`;
+    const pair = `${header.open}${JSON.stringify(redacted)}}`;
+    header.lastValue = value;
+    header.lastPair = pair;
+    return pair;
   }
 
   private resetFacts(): void {

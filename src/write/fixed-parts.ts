@@ -16,6 +16,9 @@ export interface HeaderName {
   readonly open: string;
   readonly rule: HeaderRule;
   readonly role: HeaderRole;
+  /** The last value written under this name and its whole `{"name":…,"value":…}` text: most values repeat. */
+  lastValue?: string;
+  lastPair?: string;
 }
 
 /** Bounds of the caches below: names, keys and routes come from requests, so their number is not ours to choose. */
@@ -23,6 +26,8 @@ const MAX_CACHED = 1000;
 
 const ROLES = new Set<HeaderRole>(['content-type', 'content-length', 'location']);
 const URL_HEADER_SET = new Set(URL_HEADERS);
+/** 10000-01-01T00:00:00Z: from then on toISOString writes a six-digit year with a sign. */
+const MAX_PLAIN_ISO_SECOND = 253402300800;
 /** A value no rule leaves as it is unless the rule keeps it: `Redactor.headers` tells the rule it applies by it. */
 const PROBE = 'x';
 
@@ -41,6 +46,8 @@ export class FixedParts {
   private readonly groups = new Map<string, string>();
   /** pageref JSON by route, then by origin. */
   private readonly pagerefs = new Map<string, Map<string, string>>();
+  private isoSecond = NaN;
+  private isoPrefix = '';
 
   constructor(private readonly redactor: Redactor) {}
 
@@ -56,7 +63,14 @@ export class FixedParts {
     const rule: HeaderRule =
       probed === REDACTED ? 'redact' : probed !== PROBE ? 'mask' : URL_HEADER_SET.has(lower) ? 'url' : 'keep';
     const role = ROLES.has(lower as HeaderRole) ? (lower as HeaderRole) : '';
-    return { name, open: `{"name":${JSON.stringify(name)},"value":`, rule, role };
+    return {
+      name,
+      open: `{"name":${JSON.stringify(name)},"value":`,
+      rule,
+      role,
+      lastValue: undefined,
+      lastPair: undefined,
+    };
   }
 
   /** A header's value as its rule leaves it. */
@@ -71,6 +85,19 @@ export class FixedParts {
       case 'mask':
         return this.redactor.headers([{ name: header.name, value }])[0]?.value ?? REDACTED;
     }
+  }
+
+  /** `startedDateTime`: the ISO text of a time in ms, its second's prefix rendered once a second. */
+  isoTime(ms: number): string {
+    const second = Math.floor(ms / 1000);
+    if (second !== this.isoSecond) {
+      this.isoSecond = second;
+      this.isoPrefix = new Date(second * 1000).toISOString().slice(0, -4); // `2026-12-07T13:30:12.`
+    }
+    const millis = ms - second * 1000;
+    // Whole milliseconds only (Date's own rounding otherwise), and within the years toISOString writes in this form.
+    if (!Number.isInteger(millis) || second < 0 || second >= MAX_PLAIN_ISO_SECOND) return new Date(ms).toISOString();
+    return `${this.isoPrefix}${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z`;
   }
 
   /** `{"id":<masked key>,"label":…,"email":…}`, as the record's `group` (and the HAR file's `_group`). */

@@ -120,6 +120,7 @@ function exchange(next: () => number, i: number): CapturedExchange {
   if (next() < 0.4) x.route = `/items/:${s()}`;
   if (next() < 0.1) x.parentId = `parent-${s()}`;
   if (next() < 0.05) x.durationMs = NaN;
+  if (next() < 0.08) x.startedAt = pick(next, [0, -1, 1.5, 999, 1_700_000_000_999.7, 253_402_300_800_005]);
   if (next() < 0.08) {
     // GraphQL exchanges take the object path inside the writer: the same bytes.
     x.graphql = { operation: `query ${s()}`, operations: [{ type: 'query' }], introspection: false, failed: false };
