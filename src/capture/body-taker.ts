@@ -16,6 +16,14 @@ import type { Exchange } from './exchange';
 import { parsedBodyOf, rawBodyOf } from './platform';
 import type { RoutePolicy } from './route-policy';
 
+/** What the response body is read with: the status and the headers about it, as set when the body is written. */
+export interface ResponseHeadOf {
+  status: number;
+  contentType: string;
+  contentEncoding?: string;
+  contentLength?: string | number;
+}
+
 const STREAMED: CapturedBody = {
   text: '',
   size: -1,
@@ -103,12 +111,7 @@ export class BodyTaker {
    * The response body as the platform writes it: `chunk` is what goes to the socket (a string or bytes; a stream is
    * not read). `headersAlreadySent`: earlier writes already went out, so this is the end of a streamed body.
    */
-  takeResponseBody(
-    exchange: Exchange,
-    chunk: unknown,
-    headers: { status: number; contentType: string; contentEncoding?: string; contentLength?: string | number },
-    headersAlreadySent = false,
-  ): void {
+  takeResponseBody(exchange: Exchange, chunk: unknown, headers: ResponseHeadOf, headersAlreadySent = false): void {
     if (exchange.responseBodyTaken || exchange.settled) return;
     exchange.responseBodyTaken = true;
     this.traffic.noteResponse(exchange, chunk, headers.contentLength, headersAlreadySent);

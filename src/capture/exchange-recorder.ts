@@ -14,7 +14,7 @@ import { MetricsLogger } from '../metrics.logger';
 import type { ResolvedMetricsOptions } from '../metrics.options';
 import { TrafficCounter } from '../traffic/traffic-counter';
 import { GraphqlCapture } from '../graphql/graphql-capture';
-import { BodyTaker } from './body-taker';
+import { BodyTaker, type ResponseHeadOf } from './body-taker';
 import { Exchange } from './exchange';
 import { ExchangeSettler, type PendingResponse } from './exchange-settler';
 import { GroupResolver } from './group-resolver';
@@ -145,12 +145,7 @@ export class ExchangeRecorder implements BeforeApplicationShutdown {
   }
 
   /** The response body as the platform writes it (see BodyTaker). */
-  takeResponseBody(
-    exchange: Exchange,
-    chunk: unknown,
-    headers: { status: number; contentType: string; contentEncoding?: string; contentLength?: string | number },
-    headersAlreadySent = false,
-  ): void {
+  takeResponseBody(exchange: Exchange, chunk: unknown, headers: ResponseHeadOf, headersAlreadySent = false): void {
     this.bodies.takeResponseBody(exchange, chunk, headers, headersAlreadySent);
   }
 

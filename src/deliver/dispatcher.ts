@@ -14,8 +14,8 @@ import { BatchAttempts } from './batch-attempts';
 import { RecordQueue } from './record-queue';
 
 /**
- * Under load more than bufferLength records wait: up to this many go in one call, and no more than MAX_BATCH_BYTES
- * of them. A call costs 300-570 us of CPU whatever its size (1 KB or 1 MB): fewer, bigger calls cost less per record.
+ * Under load more than bufferLength records wait: up to this many go in one call, and (records written for a
+ * built-in transport) no more than MAX_BATCH_BYTES of them. A call costs 300-570 us of CPU whatever its size (1 KB or 1 MB): fewer, bigger calls cost less per record.
  * The bytes bound keeps one call's body (held twice while in flight, counted against maxQueueBytes) and a collector's
  * request size modest; it is the one that binds with records of a few KB (docs/delivery.md#batching).
  */
@@ -68,6 +68,11 @@ export class Dispatcher implements RecordSink {
 
   /** The write stage: records written before they are queued (built-in transports), or formatted at send. */
   readonly stage: RecordStage;
+  /**
+   * The bytes bound of a batch: for written records only, whose bytes are the call's body. Exchanges queued as
+   * captured (a user's transport, OTLP) are counted by an estimate of what they hold, not what the call will carry.
+   */
+  private readonly maxBatchBytes: number;
 
   constructor(
     private readonly options: ResolvedMetricsOptions,
@@ -86,6 +91,7 @@ export class Dispatcher implements RecordSink {
       this.logger.errorOnce('format', 'Could not format a record; it was dropped', error);
       this.resolveWaiters();
     });
+    this.maxBatchBytes = this.stage.encoded ? MAX_BATCH_BYTES : Infinity;
     this.attempts = new BatchAttempts((batch) => this.stage.send(batch as Batch), {
       counters: this.counters,
       logger: this.logger,
@@ -225,12 +231,12 @@ export class Dispatcher implements RecordSink {
       if (!all && this.queue.length < bufferLength) break;
       const now = performance.now();
       const wait = this.lastCallAt + MIN_CALL_GAP_MS - now;
-      if (!all && wait > 0 && this.queue.length < MAX_BATCH && this.queue.bytes < MAX_BATCH_BYTES) {
+      if (!all && wait > 0 && this.queue.length < MAX_BATCH && this.queue.bytes < this.maxBatchBytes) {
         this.armGapTimer(wait);
         break;
       }
       this.lastCallAt = now;
-      const size = this.queue.countWithin(Math.max(bufferLength, MAX_BATCH), MAX_BATCH_BYTES);
+      const size = this.queue.countWithin(Math.max(bufferLength, MAX_BATCH), this.maxBatchBytes);
       void this.deliverOldest(size).then(() => this.pump(this.waiters.length > 0));
     }
     if (this.queue.length > 0) this.armTimer();
