@@ -97,13 +97,8 @@ function whenEnabled(
     {
       // `offload: 'worker'`: the recorder and MetricsService talk to OffloadDispatcher; a worker thread runs the core.
       provide: RECORD_SINK,
-      inject: [METRICS_RESOLVED_OPTIONS, METRICS_TRANSPORT, RecordFormatter, Redactor],
-      useFactory: (
-        options: ResolvedMetricsOptions,
-        transport: AnyMetricsTransport,
-        formatter: RecordFormatter,
-        redactor: Redactor,
-      ) =>
+      inject: [METRICS_RESOLVED_OPTIONS, METRICS_TRANSPORT, RecordFormatter],
+      useFactory: (options: ResolvedMetricsOptions, transport: AnyMetricsTransport, formatter: RecordFormatter) =>
         options.enabled && options.offload === 'worker'
           ? OffloadDispatcher.start(options, transport)
           : new Dispatcher(options, transport, formatter, new MetricsLogger()),
