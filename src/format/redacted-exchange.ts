@@ -13,10 +13,11 @@ export interface RedactExchangeOptions {
 }
 
 /*
- * The format stage: a captured exchange (plain strings, cut to budget at capture) becomes a RedactedExchange, the
- * one source of what may leave the server. Bodies are already text: a JSON body is parsed only when a redaction
- * rule could match it (Redactor.mayChangeJson's key probe spares most). No HAR object tree is built here.
- * Every call into the Redactor goes through the few functions at the bottom of this file.
+ * The format stage of the object transports (a user's MetricsTransport, OTLP, APIToolkit) and of GraphQL records: a
+ * captured exchange (plain strings, cut to budget at capture) becomes a RedactedExchange, what their writers write
+ * from. Bodies are already text: a JSON body is parsed only when a redaction rule could match it
+ * (Redactor.mayChangeJson's key probe spares most). No HAR object tree is built here. ReadMe and HAR-file records
+ * are written without it (src/write/entry-text.ts), byte for byte the same; the helpers exported here serve both.
  */
 
 /** Redacts one captured exchange (and the outgoing calls it carries). Never mutates `x`. */
