@@ -12,21 +12,8 @@ import { dropWarning, DropWarnings, type DropReport } from './drop-warnings';
 import { KeyPause } from './key-pause';
 import { BatchAttempts } from './batch-attempts';
 import { RecordQueue } from './record-queue';
+import { MAX_BATCH, MAX_BATCH_BYTES, MIN_CALL_GAP_MS } from './batch-bounds';
 
-/**
- * Under load more than bufferLength records wait: up to this many go in one call, and (records written for a
- * built-in transport) no more than MAX_BATCH_BYTES of them. A call costs 300-570 us of CPU whatever its size (1 KB or 1 MB): fewer, bigger calls cost less per record.
- * The bytes bound keeps one call's body (held twice while in flight, counted against maxQueueBytes) and a collector's
- * request size modest; it is the one that binds with records of a few KB (docs/delivery.md#batching).
- */
-const MAX_BATCH = 1000;
-const MAX_BATCH_BYTES = 1024 * 1024;
-/**
- * A call costs ~250 us of CPU whatever its size (measured: 10-record batches ~40 us a record, 100-record ~15):
- * under load, calls start at most this often unless a full batch waits, so a busy server sends fewer, bigger ones.
- * At low traffic every batch still goes as soon as bufferLength records are queued.
- */
-const MIN_CALL_GAP_MS = 50;
 /**
  * Batches captured exchanges and delivers them in the background: bounded queue (oldest dropped first), bounded
  * concurrency, retries with backoff. Nothing here ever throws into the app.
