@@ -131,8 +131,8 @@ async function main(): Promise<void> {
     };
   } else if (variant === '+format' || variant === '+redact') {
     // Records are written (redacted, escaped, encoded) when they settle and queued; the batches are discarded.
-    const sender = (dispatcher() as unknown as { encoded?: { sender: { send(batch: Buffer[]): Promise<void> } } })
-      .encoded?.sender;
+    const sender = (dispatcher() as unknown as { stage?: { encoded?: { send(batch: Buffer[]): Promise<void> } } }).stage
+      ?.encoded;
     if (!sender) throw new Error('the bench expects the write-once path of the built-in ReadMe transport');
     sender.send = (batch) => {
       records += batch.length;
