@@ -1,6 +1,6 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { ExchangeRecorder } from './exchange-recorder';
-import { graphqlExchangeOf } from '../graphql/graphql-context';
+import { graphqlExchangeOf } from '../graphql-context';
 
 /**
  * Never rejects. As a global guard it runs before the app's own guards, pipes and handler, so the exchange knows
