@@ -22,6 +22,7 @@ import { MetricsOptionsError, resolveMetricsOptions, type ResolvedMetricsOptions
 import { MetricsLogger } from './metrics.logger';
 import { MetricsService } from './metrics.service';
 import { Redactor } from './redact/redactor';
+import { DocumentationLink } from './documentation-link';
 import { ShutdownWatch } from './shutdown-watch';
 import { TRAFFIC_PROVIDERS } from './traffic-metrics';
 
@@ -102,6 +103,7 @@ function whenEnabled(
     MetricsExceptionFilter,
     GraphqlPathDiscovery,
     ShutdownWatch,
+    DocumentationLink,
     // With `enabled: false` nothing is registered on the request path: Nest skips a global enhancer whose factory
     // returns undefined (NestJS 11 and 12), and the Fastify hooks are never added.
     whenEnabled(

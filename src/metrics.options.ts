@@ -13,6 +13,8 @@ export { MetricsOptionsError } from './option-checks';
 export interface ResolvedMetricsOptions {
   apiKey?: string;
   baseUrl: string;
+  /** `x-documentation-url` links go to `{baseLogUrl}/logs/{_id}` (no trailing slash); undefined: no header. */
+  baseLogUrl?: string;
   /** undefined: from the environment. */
   proxy?: string | false;
   group?: MetricsGroupFn;
@@ -60,6 +62,7 @@ export interface ResolvedMetricsOptions {
 const KNOWN_OPTIONS: Record<keyof MetricsModuleOptions, true> = {
   apiKey: true,
   baseUrl: true,
+  baseLogUrl: true,
   proxy: true,
   group: true,
   bufferLength: true,
@@ -194,6 +197,7 @@ export function resolveMetricsOptions(options: MetricsModuleOptions | undefined)
   return {
     apiKey,
     baseUrl: baseUrl.replace(/\/+$/, ''),
+    baseLogUrl: logUrl(options.baseLogUrl),
     proxy,
     group,
     bufferLength: positiveInt(options, 'bufferLength', 10),
@@ -228,6 +232,25 @@ export function resolveMetricsOptions(options: MetricsModuleOptions | undefined)
     traffic: resolveTrafficOptions(options),
     graphql: resolveGraphqlOptions(options.graphql),
   };
+}
+
+/** `baseLogUrl`: an http(s) URL without query or fragment; the header's links are `{it}/logs/{_id}`. */
+function logUrl(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = typeof value === 'string' ? new URL(value) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!url || !/^https?:$/.test(url.protocol) || /[?#]/.test(value as string) || url.username || url.password) {
+    throw new MetricsOptionsError(
+      `"baseLogUrl" must be your ReadMe project's http(s) URL without query or fragment, e.g. ` +
+        `"https://example.readme.io", got ${describeValue(value)}.`,
+    );
+  }
+  // Normalized (percent-encoded, punycode host): safe as a header value.
+  return url.href.replace(/\/+$/, '');
 }
 
 /** `offload`: false (default) or 'worker'. Whether the transport can run in the worker is checked when it starts. */
