@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The packed tarball's declarations compile in a consumer app with the oldest TypeScript we support (5.0) on
-# NestJS 11 and 12 (CommonJS app, and ES-module app with node16 resolution), and with the repo's TypeScript on
-# NestJS 12 (nodenext); the package loads by require and by import. Checks the tarball too: LICENSE, dist/src.
+# NestJS 11 and 12 (CommonJS app, and ES-module app with node16 resolution), with the repo's TypeScript on NestJS 12
+# (nodenext), and with the current TypeScript 7.x (the Go-native compiler; package `typescript@7` ships it as `tsc`)
+# on NestJS 11 and 12 (nodenext, and bundler resolution: TypeScript 7 dropped `moduleResolution: node`). The consumer's
+# tsconfig keeps the options a Nest app has (experimentalDecorators, emitDecoratorMetadata), which TypeScript 7 still
+# accepts. The package loads by require and by import. Checks the tarball too: LICENSE, dist/src.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
@@ -38,4 +41,7 @@ check ts50-nest11-cjs 5.0 11 commonjs node commonjs
 check ts50-nest12-cjs 5.0 12 commonjs node commonjs
 check ts50-nest12-esm 5.0 12 node16 node16 module
 check ts-current-nest12 "$current_ts" 12 nodenext nodenext commonjs
+check ts7-nest11-cjs 7 11 nodenext nodenext commonjs
+check ts7-nest12-esm 7 12 nodenext nodenext module
+check ts7-nest12-bundler 7 12 preserve bundler commonjs
 echo "declarations OK"

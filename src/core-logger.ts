@@ -1,10 +1,10 @@
-import type { CoreLogger } from './interfaces/core-logger.interface';
+import type { CoreLogger, OnceLogging } from './interfaces/core-logger.interface';
 
 /**
  * The core's logger over the one it is given: problems of the same kind are logged once, so a broken backend cannot
  * flood the app's logs (later ones are only counted by the caller).
  */
-export class OnceLogger implements CoreLogger {
+export class OnceLogger implements OnceLogging {
   private readonly seen = new Set<string>();
 
   constructor(private readonly out: CoreLogger) {}

@@ -1,7 +1,7 @@
 export { MetricsModule } from './metrics.module';
 export { METRICS_MODULE_OPTIONS } from './metrics.module-definition';
 export { MetricsService } from './metrics.service';
-export { MetricsOptionsError } from './metrics.options';
+export { MetricsOptionsError } from './option-checks';
 export { MetricsGroup } from './decorators/metrics-group.decorator';
 export { SkipMetrics } from './decorators/skip-metrics.decorator';
 export { ReportToMetrics } from './decorators/report-to-metrics.decorator';

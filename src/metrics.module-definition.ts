@@ -7,7 +7,7 @@ import type {
   Type,
 } from '@nestjs/common';
 import type { MetricsModuleOptions } from './interfaces/metrics-options.interface';
-import { describeValue, MetricsOptionsError } from './metrics.options';
+import { describeValue, MetricsOptionsError } from './option-checks';
 
 /** Injection token of the options as given to `forRoot()` / returned by the `forRootAsync()` factory. */
 export const METRICS_MODULE_OPTIONS = 'METRICS_MODULE_OPTIONS';

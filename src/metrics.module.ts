@@ -2,7 +2,7 @@ import { Inject, Module, type FactoryProvider, type InjectionToken, type NestMod
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, DiscoveryModule, HttpAdapterHost } from '@nestjs/core';
 import { ExchangeRecorder } from './capture/exchange-recorder';
 import { ExpressHooks } from './capture/express-hooks';
-import { GraphqlPathDiscovery } from './graphql/graphql-path-discovery';
+import { GraphqlPathDiscovery } from './graphql-path-discovery';
 import { FastifyContextHook } from './capture/fastify-context';
 import { AxiosObserver } from './capture/outgoing/axios-observer';
 import { MetricsExceptionFilter } from './capture/metrics-exception.filter';
@@ -11,7 +11,7 @@ import { MetricsRouteGuard } from './capture/metrics-route.guard';
 import { Dispatcher } from './deliver/dispatcher';
 import { OffloadDispatcher } from './deliver/offload/offload-dispatcher';
 import { HarFileTransport } from './deliver/transports/har-file.transport';
-import { ReadmeTransport } from './deliver/transports/readme.transport';
+import { ReadmeTransport, readmeTransportOptions } from './deliver/transports/readme.transport';
 import { RecordFormatter } from './format/record-formatter';
 import type { MetricsModuleOptions } from './interfaces/metrics-options.interface';
 import type { AnyMetricsTransport } from './interfaces/metrics-transport.interface';
@@ -22,7 +22,9 @@ import { MetricsOptionsError, resolveMetricsOptions, type ResolvedMetricsOptions
 import { MetricsLogger } from './metrics.logger';
 import { MetricsService } from './metrics.service';
 import { Redactor } from './redact/redactor';
-import { TRAFFIC_PROVIDERS } from './traffic/traffic-metrics';
+import { DocumentationLink } from './documentation-link';
+import { ShutdownWatch } from './shutdown-watch';
+import { TRAFFIC_PROVIDERS } from './traffic-metrics';
 
 const FASTIFY_HOOK = 'nestjs-api-metrics:fastify-hook';
 
@@ -65,43 +67,31 @@ function whenEnabled(
       },
     },
     {
-      provide: Redactor,
-      inject: [METRICS_RESOLVED_OPTIONS],
-      useFactory: (options: ResolvedMetricsOptions) => new Redactor(options),
-    },
-    {
       provide: METRICS_TRANSPORT,
       inject: [METRICS_RESOLVED_OPTIONS],
-      useFactory: async (options: ResolvedMetricsOptions): Promise<AnyMetricsTransport> => {
+      useFactory: async (options: ResolvedMetricsOptions): Promise<AnyMetricsTransport | undefined> => {
         if (!options.enabled) return options.transport ?? { send: () => Promise.resolve() };
         // A file that cannot be written stops the app now, not with retries after the first request.
         // With offload the worker opens it (and reports a failure before the app starts).
         if (options.transport instanceof HarFileTransport && !options.offload) await options.transport.ready();
-        return (
-          options.transport ??
-          new ReadmeTransport({
-            apiKey: options.apiKey ?? '',
-            baseUrl: options.baseUrl,
-            proxy: options.proxy,
-            timeout: options.timeout,
-            maxSockets: options.maxConcurrentRequests,
-          })
-        );
+        // With offload and no `transport`, the worker builds the ReadMe transport: none is needed on this thread.
+        if (options.offload === 'worker') return options.transport;
+        return options.transport ?? new ReadmeTransport(readmeTransportOptions(options));
       },
     },
     {
-      provide: RecordFormatter,
-      inject: [METRICS_RESOLVED_OPTIONS, Redactor],
-      useFactory: (options: ResolvedMetricsOptions, redactor: Redactor) => new RecordFormatter(options, redactor),
-    },
-    {
-      // `offload: 'worker'`: the recorder and MetricsService talk to OffloadDispatcher; a worker thread runs the core.
+      // `offload: 'worker'`: the recorder and MetricsService talk to OffloadDispatcher; a worker thread runs the core
+      // (its own Redactor, RecordFormatter and transport): none of them is built on this thread.
       provide: RECORD_SINK,
-      inject: [METRICS_RESOLVED_OPTIONS, METRICS_TRANSPORT, RecordFormatter],
-      useFactory: (options: ResolvedMetricsOptions, transport: AnyMetricsTransport, formatter: RecordFormatter) =>
-        options.enabled && options.offload === 'worker'
-          ? OffloadDispatcher.start(options, transport)
-          : new Dispatcher(options, transport, formatter, new MetricsLogger()),
+      inject: [METRICS_RESOLVED_OPTIONS, METRICS_TRANSPORT],
+      useFactory: (options: ResolvedMetricsOptions, transport: AnyMetricsTransport | undefined) => {
+        if (options.enabled && options.offload === 'worker') {
+          return OffloadDispatcher.start(options, transport, new MetricsLogger());
+        }
+        const redactor = new Redactor(options);
+        const formatter = new RecordFormatter(options, redactor);
+        return new Dispatcher(options, transport!, formatter, new MetricsLogger());
+      },
     },
     ...TRAFFIC_PROVIDERS,
     ExchangeRecorder,
@@ -112,6 +102,8 @@ function whenEnabled(
     MetricsInterceptor,
     MetricsExceptionFilter,
     GraphqlPathDiscovery,
+    ShutdownWatch,
+    DocumentationLink,
     // With `enabled: false` nothing is registered on the request path: Nest skips a global enhancer whose factory
     // returns undefined (NestJS 11 and 12), and the Fastify hooks are never added.
     whenEnabled(

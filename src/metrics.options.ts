@@ -4,11 +4,17 @@ import type { MetricsExcludeRule, MetricsModuleOptions } from './interfaces/metr
 import type { ExchangeTransport, MetricsTransport } from './interfaces/metrics-transport.interface';
 import { resolveTrafficOptions, type ResolvedTrafficOptions } from './traffic/traffic-options';
 import { resolveGraphqlOptions, type ResolvedGraphqlOptions } from './graphql/graphql-options';
+import { bool, describeValue, MetricsOptionsError, positiveInt } from './option-checks';
+
+// Re-exported for the files that import the error from here (src/redact/redactor.ts).
+export { MetricsOptionsError } from './option-checks';
 
 /** Options with every default filled in; what the rest of the module reads. */
 export interface ResolvedMetricsOptions {
   apiKey?: string;
   baseUrl: string;
+  /** `x-documentation-url` links go to `{baseLogUrl}/logs/{_id}` (no trailing slash); undefined: no header. */
+  baseLogUrl?: string;
   /** undefined: from the environment. */
   proxy?: string | false;
   group?: MetricsGroupFn;
@@ -56,6 +62,7 @@ export interface ResolvedMetricsOptions {
 const KNOWN_OPTIONS: Record<keyof MetricsModuleOptions, true> = {
   apiKey: true,
   baseUrl: true,
+  baseLogUrl: true,
   proxy: true,
   group: true,
   bufferLength: true,
@@ -95,19 +102,6 @@ const KNOWN_OPTIONS: Record<keyof MetricsModuleOptions, true> = {
   graphql: true,
 };
 
-/** A value as a message shows it: its type named and strings quoted (`the string "500"`), so "500" is not read as 500. */
-export function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
-    return `the ${typeof value} ${String(value)}`;
-  }
-  if (typeof value === 'function') return 'a function';
-  if (Array.isArray(value)) return `an array (${value.length} items)`;
-  return 'an object';
-}
-
 /** Edit distance, to suggest the option a typo meant. Option names are short: the quadratic table is fine. */
 function distance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i);
@@ -136,31 +130,6 @@ function rejectUnknownKeys(options: object): void {
       `unknown option "${key}".${hint} Known options are listed in the documentation (docs/options.md).`,
     );
   }
-}
-
-/** Thrown at startup for options that cannot work; the message says which option and what to do. */
-export class MetricsOptionsError extends Error {
-  constructor(message: string) {
-    super(`nestjs-api-metrics: ${message}`);
-    this.name = 'MetricsOptionsError';
-  }
-}
-
-export function positiveInt(options: MetricsModuleOptions, key: keyof MetricsModuleOptions, fallback: number): number {
-  const value = options[key];
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-    throw new MetricsOptionsError(`"${key}" must be a positive whole number, got ${describeValue(value)}.`);
-  }
-  return value;
-}
-
-export function bool(options: MetricsModuleOptions, key: keyof MetricsModuleOptions, fallback: boolean): boolean {
-  const value = options[key];
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean')
-    throw new MetricsOptionsError(`"${key}" must be true or false, got ${describeValue(value)}.`);
-  return value;
 }
 
 function stringList(options: MetricsModuleOptions, key: keyof MetricsModuleOptions): string[] | undefined {
@@ -228,6 +197,7 @@ export function resolveMetricsOptions(options: MetricsModuleOptions | undefined)
   return {
     apiKey,
     baseUrl: baseUrl.replace(/\/+$/, ''),
+    baseLogUrl: logUrl(options.baseLogUrl),
     proxy,
     group,
     bufferLength: positiveInt(options, 'bufferLength', 10),
@@ -262,6 +232,25 @@ export function resolveMetricsOptions(options: MetricsModuleOptions | undefined)
     traffic: resolveTrafficOptions(options),
     graphql: resolveGraphqlOptions(options.graphql),
   };
+}
+
+/** `baseLogUrl`: an http(s) URL without query or fragment; the header's links are `{it}/logs/{_id}`. */
+function logUrl(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = typeof value === 'string' ? new URL(value) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!url || !/^https?:$/.test(url.protocol) || /[?#]/.test(value as string) || url.username || url.password) {
+    throw new MetricsOptionsError(
+      `"baseLogUrl" must be your ReadMe project's http(s) URL without query or fragment, e.g. ` +
+        `"https://example.readme.io", got ${describeValue(value)}.`,
+    );
+  }
+  // Normalized (percent-encoded, punycode host): safe as a header value.
+  return url.href.replace(/\/+$/, '');
 }
 
 /** `offload`: false (default) or 'worker'. Whether the transport can run in the worker is checked when it starts. */

@@ -2,7 +2,7 @@ import { Catch, HttpException, Injectable, type ArgumentsHost, type ExceptionFil
 import { ApplicationConfig, BaseExceptionFilter } from '@nestjs/core';
 import { createRequire } from 'node:module';
 import { ExchangeRecorder } from './exchange-recorder';
-import { graphqlExchangeOf } from '../graphql/graphql-context';
+import { graphqlExchangeOf } from '../graphql-context';
 
 const requireOptional = createRequire(__filename);
 /** Where `@Catch(...types)` keeps its types (Nest's constant, the same in 11 and 12). */

@@ -9,7 +9,7 @@ import { Observable, tap } from 'rxjs';
 import type { Exchange } from './exchange';
 import { ExchangeRecorder } from './exchange-recorder';
 import { exchangeOf, exchangeStorage } from './request-context';
-import { graphqlExchangeOf } from '../graphql/graphql-context';
+import { graphqlExchangeOf } from '../graphql-context';
 
 /**
  * Notes errors the handler throws (an app's own controller-scoped filter may answer instead of ours, and then our

@@ -1,5 +1,5 @@
 import type { MetricsGraphqlOptions } from '../interfaces/metrics-graphql-options.interface';
-import { describeValue, MetricsOptionsError } from '../metrics.options';
+import { describeValue, MetricsOptionsError } from '../option-checks';
 
 /** The `graphql` option with its defaults; false: GraphQL requests are recorded as plain HTTP exchanges. */
 export type ResolvedGraphqlOptions = false | { paths: ReadonlySet<string>; introspection: boolean };

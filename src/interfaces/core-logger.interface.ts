@@ -8,3 +8,9 @@ export interface CoreLogger {
   error(message: string): void;
   debug(message: string): void;
 }
+
+/** A CoreLogger that also logs a kind of problem only the first time it happens (OnceLogger, MetricsLogger). */
+export interface OnceLogging extends CoreLogger {
+  /** Logs an error the first time a problem of this kind happens; later ones are only counted by the caller. */
+  errorOnce(kind: string, message: string, error?: unknown): void;
+}

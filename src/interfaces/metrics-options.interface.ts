@@ -17,6 +17,14 @@ export interface MetricsModuleOptions {
   /** ReadMe Metrics server; records are POSTed to `{baseUrl}/v1/request`. Default `https://metrics.readme.io`. */
   baseUrl?: string;
   /**
+   * Your ReadMe project's log URL, e.g. `https://example.readme.io`. When set, each response whose exchange will be
+   * recorded gets an `x-documentation-url: {baseLogUrl}/logs/{record _id}` header, so whoever reads a surprising
+   * answer can open its log in ReadMe. Only on requests a route handles, and never on `@SkipMetrics()`, `exclude`d,
+   * sampled-out or `allowedHttpHosts`-filtered ones. Opt-in: the app's responses change only when it is set. Not
+   * set by default.
+   */
+  baseLogUrl?: string;
+  /**
    * HTTP(S) proxy for the calls to `baseUrl`, e.g. `http://user:pass@proxy.corp:3128`; `false`: always connect
    * directly. Default: `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` from the environment, as axios and curl read them.
    */

@@ -9,7 +9,10 @@ export interface TrafficSnapshot {
   time: number;
   /** Upper bounds of the buckets of `duration` (seconds) and of the body sizes (bytes), as exported. */
   bounds: { duration: readonly number[]; bodySize: readonly number[] };
-  /** Distinct consumers counted so far (at most `maxConsumers`; the rest share the consumer `other`). */
+  /**
+   * How many distinct consumers (API keys a group function returned) have been counted since the app started: at most
+   * `maxConsumers`, the later ones sharing the consumer `other`. Requests without a group have no consumer.
+   */
   consumers: number;
   series: TrafficSeries[];
 }
@@ -41,7 +44,10 @@ export interface TrafficSeries {
 }
 
 export interface TrafficConsumer {
-  /** What dashboards show: the label, else the masked key; `other` past `maxConsumers`. */
+  /**
+   * What dashboards show (the Prometheus label `consumer`): the label, else the masked key shortened to 8 hash
+   * characters, `sha512-AbCdEfGh?0001` (stable; starts and ends as `id` does); `other` past `maxConsumers`.
+   */
   name: string;
   /** The masked API key (`user.id`), never the raw one; `other` past `maxConsumers`. */
   id: string;

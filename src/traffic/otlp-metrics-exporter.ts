@@ -1,6 +1,6 @@
 import { verdictOf, MetricsDeliveryError } from '../deliver/delivery-error';
 import type { ResourceLike } from '../format/otlp/span';
-import type { MetricsLogger } from '../metrics.logger';
+import type { OnceLogging } from '../interfaces/core-logger.interface';
 import { OtlpMetricsEncoder, type MetricsTemporality } from './otlp-metrics';
 import type { TrafficAggregator } from './traffic-aggregator';
 
@@ -45,7 +45,7 @@ export class OtlpMetricsExporter {
     private readonly aggregator: TrafficAggregator,
     private readonly sender: OtlpMetricsSender,
     private readonly options: OtlpMetricsExporterOptions,
-    private readonly logger: Pick<MetricsLogger, 'errorOnce' | 'error' | 'log' | 'debug'>,
+    private readonly logger: Pick<OnceLogging, 'errorOnce' | 'error' | 'log' | 'debug'>,
   ) {
     this.encoder = new OtlpMetricsEncoder(sender.protocol === 'http/json', sender.resource, options.temporality);
   }

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { PrometheusRegistryLike } from '../interfaces/traffic.interface';
-import { MetricsOptionsError } from '../metrics.options';
+import { MetricsOptionsError } from '../option-checks';
 import { BODY_SIZE_BOUNDS, DURATION_BOUNDS, type Histogram } from './histogram';
 import type { LiveSeries, TrafficAggregator } from './traffic-aggregator';
 

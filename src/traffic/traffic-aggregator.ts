@@ -180,11 +180,27 @@ export class TrafficAggregator {
     const id = maskApiKey(group.apiKey);
     const consumer: Consumer = {
       key: this.consumers.size + 2,
-      name: group.label ?? id,
+      name: group.label ?? shortConsumerName(id),
       id,
       ...(group.label !== undefined && { label: group.label }),
     };
     this.consumers.set(group.apiKey, consumer);
     return consumer;
   }
+}
+
+/** Hash characters a consumer's short name keeps: 48 bits, no collision in practice among `maxConsumers` keys. */
+const SHORT_HASH_CHARS = 8;
+
+/**
+ * The dashboard name of a consumer without a label: its masked key (`sha512-<88 characters>?<last 4>`) cut to the
+ * first SHORT_HASH_CHARS of the hash, `sha512-AbCdEfGh?0001`: short enough for a legend, stable (the same key always
+ * gives it), and it starts and ends as the full masked key (`id`, `user.id`) does.
+ */
+export function shortConsumerName(maskedKey: string): string {
+  const mark = maskedKey.lastIndexOf('?');
+  const hash = mark === -1 ? maskedKey : maskedKey.slice(0, mark);
+  const tail = mark === -1 ? '' : maskedKey.slice(mark);
+  const prefix = hash.indexOf('-') + 1;
+  return `${hash.slice(0, prefix + SHORT_HASH_CHARS)}${tail}`;
 }

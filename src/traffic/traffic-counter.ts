@@ -1,6 +1,6 @@
 import type { Exchange } from '../capture/exchange';
 import type { MetricsGroupInfo } from '../interfaces/metrics-group.interface';
-import type { MetricsLogger } from '../metrics.logger';
+import type { OnceLogging } from '../interfaces/core-logger.interface';
 import type { TrafficAggregator } from './traffic-aggregator';
 import { measureExchange, responseBodyBytes, type TrafficMeasure } from './traffic-measure';
 
@@ -13,7 +13,7 @@ export class TrafficCounter {
   constructor(
     private readonly aggregator: TrafficAggregator,
     readonly enabled: boolean,
-    private readonly logger: Pick<MetricsLogger, 'errorOnce'>,
+    private readonly logger: Pick<OnceLogging, 'errorOnce'>,
   ) {}
 
   /** Notes the size of the response body as the platform writes it (before the sampling decision). */

@@ -1,6 +1,6 @@
 import type { MetricsModuleOptions } from '../interfaces/metrics-options.interface';
 import type { PrometheusRegistryLike } from '../interfaces/traffic.interface';
-import { bool, describeValue, MetricsOptionsError, positiveInt } from '../metrics.options';
+import { bool, describeValue, MetricsOptionsError, positiveInt } from '../option-checks';
 import type { MetricsTemporality } from './otlp-metrics';
 
 /** The traffic-metrics options with their defaults (see MetricsModuleOptions). */

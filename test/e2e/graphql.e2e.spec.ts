@@ -259,10 +259,21 @@ for (const driver of GRAPHQL_DRIVERS) {
       assert.deepEqual(json(partial).data?.['order'], { id: '5' });
       const records = await flushed();
       const boom = entryFor(records, 'query Boom');
-      const errors = boom._errors as { message: string; errorType: string; path?: (string | number)[] }[];
+      const errors = boom._errors as {
+        message: string;
+        errorType: string;
+        source: string;
+        stackTrace?: string;
+        path?: (string | number)[];
+      }[];
       assert.equal(errors.length, 1, JSON.stringify(errors));
       assert.equal(errors[0]!.message, 'resolver exploded');
       assert.deepEqual(errors[0]!.path, ['boom']);
+      // A thrown error keeps its own type and where it was caught, as in REST (docs/graphql.md, "Errors are errors");
+      // the response's code, when the driver gives one, is in `code`.
+      assert.equal(errors[0]!.errorType, 'Error');
+      assert.match(errors[0]!.source, /^(interceptor|filter)$/);
+      assert.match(errors[0]!.stackTrace ?? '', /resolver exploded/);
       const partialErrors = entryFor(records, 'query Partial')._errors as { message: string }[];
       assert.deepEqual(
         partialErrors.map((e) => e.message),

@@ -19,6 +19,7 @@ import {
   type MetricsStats,
 } from '../../src';
 import { RECORD_SINK } from '../../src/interfaces/record-sink.interface';
+import { METRICS_TRANSPORT } from '../../src/metrics.constants';
 import { ADAPTERS, startApp, type RunningApp } from '../support/adapters';
 import { captureLogs } from '../support/logs';
 import { assertValidHar, entryOf } from '../support/har';
@@ -115,6 +116,9 @@ for (const adapter of ADAPTERS) {
       const runs: Record<string, { records: MetricsRecord[]; url: string; raw: string }> = {};
       for (const offload of [false, 'worker'] as const) {
         suite.running = await start({ offload });
+        // With offload the worker builds the ReadMe transport from the options: none on the main thread.
+        const transport: unknown = suite.running.app.get(METRICS_TRANSPORT);
+        assert.equal(transport === undefined, offload === 'worker');
         await hostileTraffic(suite.running.url);
         await suite.running.app.get(MetricsService).flush();
         const stats = suite.running.app.get(MetricsService).stats();

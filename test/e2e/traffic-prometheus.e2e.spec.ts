@@ -9,6 +9,10 @@ import { Module } from '@nestjs/common';
 import { register, Registry } from 'prom-client';
 import { MetricsService } from '../../src';
 import { maskApiKey } from '../../src/redact/mask';
+import { shortConsumerName } from '../../src/traffic/traffic-aggregator';
+
+/** The Prometheus `consumer` label of a key without a label: the short form of its masked key. */
+const consumerName = (key: string) => shortConsumerName(maskApiKey(key));
 import { ADAPTERS, startApp } from '../support/adapters';
 import { httpRequest } from '../support/http';
 import { parsePrometheusText, type PromSample } from '../support/prometheus-text';
@@ -65,7 +69,7 @@ for (const adapter of ADAPTERS) {
         }),
         adapter,
       );
-      const mix = trafficMix(280, maskApiKey);
+      const mix = trafficMix(280, consumerName);
       const responses = await sendMix(suite.running.url, mix);
       mix.forEach((r, i) => assert.equal(responses[i]!.status, r.status, `${r.method} ${r.path}`));
       const metrics = suite.running.app.get(MetricsService);
@@ -186,7 +190,7 @@ for (const adapter of ADAPTERS) {
         }),
         adapter,
       );
-      await sendMix(suite.running.url, trafficMix(14, maskApiKey));
+      await sendMix(suite.running.url, trafficMix(14, consumerName));
       const metrics = suite.running.app.get(MetricsService);
       await metrics.flush();
       assert.deepEqual(metrics.traffic().series, []);
@@ -201,7 +205,7 @@ for (const adapter of ADAPTERS) {
       const module = trafficAppModule({ apiKey: 'readme-key', baseUrl: suite.collector.url, prometheus: true });
       module.imports!.push(PrometheusApp);
       suite.running = await startApp(module, adapter);
-      const mix = trafficMix(40, maskApiKey);
+      const mix = trafficMix(40, consumerName);
       await sendMix(suite.running.url, mix);
       await suite.running.app.get(MetricsService).flush();
       const scrape = await httpRequest(`${suite.running.url}/metrics`);

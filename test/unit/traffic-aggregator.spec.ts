@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { MetricsGroupInfo } from '../../src';
 import { BODY_SIZE_BOUNDS, DURATION_BOUNDS, Histogram } from '../../src/traffic/histogram';
-import { MAX_ROUTES, TrafficAggregator } from '../../src/traffic/traffic-aggregator';
+import { MAX_ROUTES, shortConsumerName, TrafficAggregator } from '../../src/traffic/traffic-aggregator';
+import { maskApiKey } from '../../src/redact/mask';
 import type { TrafficMeasure } from '../../src/traffic/traffic-measure';
 import { measureExchange } from '../../src/traffic/traffic-measure';
 import type { Exchange } from '../../src/capture/exchange';
@@ -83,7 +84,7 @@ describe('TrafficAggregator', () => {
     );
   });
 
-  it('consumers: the label, else the masked key; none without a group; first label of a key wins', () => {
+  it('consumers: the label, else the short masked key; none without a group; first label of a key wins', () => {
     const aggregator = new TrafficAggregator({ maxConsumers: 10 });
     aggregator.count(measure(), { apiKey: 'secret-key-1234', label: 'Acme' });
     aggregator.count(measure(), { apiKey: 'secret-key-1234', label: 'Renamed' });
@@ -94,7 +95,8 @@ describe('TrafficAggregator', () => {
     assert.deepEqual(series[0]!.consumer?.name, 'Acme');
     assert.equal(series[0]!.duration.count, 2);
     assert.match(series[1]!.consumer!.name, /^sha512-.+\?5678$/);
-    assert.equal(series[1]!.consumer!.id, series[1]!.consumer!.name);
+    assert.equal(series[1]!.consumer!.id, maskApiKey('other-key-5678'));
+    assert.equal(series[1]!.consumer!.name, shortConsumerName(series[1]!.consumer!.id));
     assert.equal(series[2]!.consumer, undefined);
   });
 
@@ -122,5 +124,24 @@ describe('Histogram', () => {
     assert.equal(data.counts[DURATION_BOUNDS.length], 1);
     assert.deepEqual([data.count, data.min, data.max], [5, 0, 11]);
     assert.equal(new Histogram(BODY_SIZE_BOUNDS).toData().min, undefined);
+  });
+});
+
+describe('the consumer name without a label (the Prometheus `consumer` label)', () => {
+  it('is short and stable, begins and ends as the masked key does, and keeps keys with the same last four apart', () => {
+    const aggregator = new TrafficAggregator({ maxConsumers: 10 });
+    const keys = ['acme-key-0001', 'other-key-0001', 'acme-key-0001'];
+    for (const apiKey of keys) aggregator.count(measure(), { apiKey });
+    aggregator.count(measure(), { apiKey: 'labelled-key-0002', label: 'Labelled' });
+    const consumers = aggregator.snapshot().series.map((s) => s.consumer!);
+    assert.equal(consumers.length, 3);
+    const [acme, other, labelled] = consumers as [(typeof consumers)[0], (typeof consumers)[0], (typeof consumers)[0]];
+    assert.equal(acme.id, maskApiKey('acme-key-0001'), 'the id is the full masked key');
+    assert.match(acme.name, /^sha512-[A-Za-z0-9+/]{8}\?0001$/);
+    assert.ok(acme.id.startsWith(acme.name.slice(0, -5)) && acme.id.endsWith('?0001'));
+    assert.ok(acme.name.length <= 24, acme.name);
+    assert.notEqual(acme.name, other.name);
+    assert.equal(shortConsumerName(maskApiKey('acme-key-0001')), acme.name, 'stable');
+    assert.equal(labelled.name, 'Labelled');
   });
 });

@@ -1,17 +1,16 @@
-import type { OnApplicationShutdown } from '@nestjs/common';
 import { AsyncResource } from 'node:async_hooks';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { CapturedExchange } from '../../interfaces/captured-exchange.interface';
 import type { AnyMetricsTransport } from '../../interfaces/metrics-transport.interface';
-import { MetricsLogger } from '../../metrics.logger';
+import type { OnceLogging } from '../../interfaces/core-logger.interface';
 import type { ResolvedMetricsOptions } from '../../metrics.options';
 import type { MetricsStats } from '../../interfaces/metrics-stats.interface';
 import type { RecordSink } from '../../interfaces/record-sink.interface';
 import { DropWarnings, type DropReport, type QueueBound } from '../drop-warnings';
 import { heldBytes } from '../held-bytes';
 import { RecordQueue } from '../record-queue';
-import type { FromWorker, ToWorker, WorkerInit, WorkerState } from './protocol';
+import { workerOptionsOf, type FromWorker, type ToWorker, type WorkerInit, type WorkerState } from './protocol';
 import { describeTransport } from './transport-description';
 
 /**
@@ -60,8 +59,7 @@ interface Pending {
  * - A worker that dies is logged once; what it held and every later record are counted as failed. Nothing throws
  *   into the app, and the thread never keeps the process alive (`unref`).
  */
-export class OffloadDispatcher implements RecordSink, OnApplicationShutdown {
-  private readonly logger = new MetricsLogger();
+export class OffloadDispatcher implements RecordSink {
   /** Records waiting on this thread for the next post. */
   private readonly buffer = new RecordQueue<CapturedExchange>();
   private timer?: NodeJS.Timeout;
@@ -83,8 +81,10 @@ export class OffloadDispatcher implements RecordSink, OnApplicationShutdown {
 
   private constructor(
     private readonly options: ResolvedMetricsOptions,
-    private readonly transport: AnyMetricsTransport,
+    /** The app's own `transport` instance (closed at shutdown); undefined for the ReadMe one, built in the worker. */
+    private readonly transport: AnyMetricsTransport | undefined,
     private readonly thread: Worker,
+    private readonly logger: OnceLogging,
   ) {
     thread.on('message', (message: FromWorker) => this.onMessage(message));
     thread.on('error', (error) => this.lost(error));
@@ -95,11 +95,14 @@ export class OffloadDispatcher implements RecordSink, OnApplicationShutdown {
   /**
    * Starts the worker and resolves once its transport is ready (a HAR file writable). Rejects, so that the app does
    * not start, when the transport cannot run there (MetricsOptionsError naming the option) or the worker fails.
+   * The logger writes this side's lines and the worker's (Nest's, through MetricsLogger, in the module).
    */
-  static async start(options: ResolvedMetricsOptions, transport: AnyMetricsTransport): Promise<OffloadDispatcher> {
-    // `group` runs at capture, on this thread; `transport` is rebuilt from its description there.
-    const { group: _group, transport: _transport, traffic: _traffic, ...workerOptions } = options;
-    const init: WorkerInit = { options: workerOptions, transport: describeTransport(transport) };
+  static async start(
+    options: ResolvedMetricsOptions,
+    transport: AnyMetricsTransport | undefined,
+    logger: OnceLogging,
+  ): Promise<OffloadDispatcher> {
+    const init: WorkerInit = { options: workerOptionsOf(options), transport: describeTransport(transport, options) };
     const thread = new Worker(join(__dirname, 'offload-worker.js'), { workerData: init, name: 'nestjs-api-metrics' });
     await new Promise<void>((resolve, reject) => {
       const fail = (error: Error) => {
@@ -131,7 +134,7 @@ export class OffloadDispatcher implements RecordSink, OnApplicationShutdown {
     });
     // From now on the thread never keeps the process alive.
     thread.unref();
-    return new OffloadDispatcher(options, transport, thread);
+    return new OffloadDispatcher(options, transport, thread, logger);
   }
 
   stats(): MetricsStats {
@@ -212,7 +215,10 @@ export class OffloadDispatcher implements RecordSink, OnApplicationShutdown {
     await this.awaitDone(id, this.deadline(), 'flush');
   }
 
-  /** Flushes through the worker within `shutdownTimeout` (+ a grace for its answer), then ends the thread. */
+  /**
+   * Flushes through the worker within `shutdownTimeout` (+ a grace for its answer), then ends the thread. Nest calls
+   * it (the module provides this instance); the name is Nest's OnApplicationShutdown, not imported: no Nest here.
+   */
   async onApplicationShutdown(): Promise<void> {
     this.clearTimer();
     if (!this.gone) {
@@ -238,7 +244,7 @@ export class OffloadDispatcher implements RecordSink, OnApplicationShutdown {
     this.drops.report();
     try {
       // The main thread's instance never sent anything; it may hold sockets or agents all the same.
-      await this.transport.close?.();
+      await this.transport?.close?.();
     } catch (error) {
       this.logger.errorOnce('transport-close', 'The transport failed to close', error);
     }

@@ -8,8 +8,21 @@ import type { TransportOrigin } from '../transports/transport-origin';
  * structured-cloned: plain strings, numbers, arrays, objects (and the Set of `allowedHttpHosts`), never a function.
  */
 
-/** The resolved options as the worker gets them: without what runs on the main thread or cannot cross (functions). */
-export type WorkerOptions = Omit<ResolvedMetricsOptions, 'group' | 'transport' | 'traffic'>;
+/**
+ * The options the worker never gets, listed once: what runs on the main thread (`group` at capture, the traffic
+ * metrics) or cannot cross (functions; the transport instance, rebuilt there from its description).
+ */
+const MAIN_THREAD_ONLY = ['group', 'transport', 'traffic'] as const;
+
+/** The resolved options as the worker gets them. */
+export type WorkerOptions = Omit<ResolvedMetricsOptions, (typeof MAIN_THREAD_ONLY)[number]>;
+
+/** The options without MAIN_THREAD_ONLY, for `workerData`. */
+export function workerOptionsOf(options: ResolvedMetricsOptions): WorkerOptions {
+  const copy: Partial<ResolvedMetricsOptions> = { ...options };
+  for (const key of MAIN_THREAD_ONLY) delete copy[key];
+  return copy as WorkerOptions;
+}
 
 /** `workerData`: the options, and the built-in transport to build again (its kind and constructor options). */
 export interface WorkerInit {
@@ -26,7 +39,8 @@ export interface WorkerState {
   received: number;
 }
 
-export type LogLevel = 'log' | 'error' | 'warn' | 'debug' | 'verbose' | 'fatal';
+/** The levels of the worker's CoreLogger, each forwarded as a line. */
+export type LogLevel = 'log' | 'error' | 'warn' | 'debug';
 
 export type ToWorker =
   /** Captured exchanges, in capture order, for the queue. */

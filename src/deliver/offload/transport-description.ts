@@ -1,9 +1,10 @@
 import type { AnyMetricsTransport } from '../../interfaces/metrics-transport.interface';
-import { MetricsOptionsError } from '../../metrics.options';
+import { MetricsOptionsError } from '../../option-checks';
 import { ApitoolkitTransport, type ApitoolkitTransportOptions } from '../transports/apitoolkit.transport';
 import { HarFileTransport, type HarFileTransportOptions } from '../transports/har-file.transport';
 import { OtlpTransport, type OtlpTransportOptions } from '../transports/otlp.transport';
-import { ReadmeTransport, type ReadmeTransportOptions } from '../transports/readme.transport';
+import type { ResolvedMetricsOptions } from '../../metrics.options';
+import { ReadmeTransport, readmeTransportOptions, type ReadmeTransportOptions } from '../transports/readme.transport';
 import { originOf, type TransportKind, type TransportOrigin } from '../transports/transport-origin';
 
 const CLASSES: Record<TransportKind, { prototype: object; name: string }> = {
@@ -14,11 +15,17 @@ const CLASSES: Record<TransportKind, { prototype: object; name: string }> = {
 };
 
 /**
- * How the worker builds the same transport: its kind and constructor options. Only the built-in classes
+ * How the worker builds the same transport: its kind and constructor options (undefined: the ReadMe transport the
+ * options describe). Only the built-in classes
  * themselves qualify: a custom transport, or a subclass (whose overrides would be lost), cannot run in the worker,
  * and the app is stopped at startup rather than shipping through something else than what it configured.
  */
-export function describeTransport(transport: AnyMetricsTransport): TransportOrigin {
+export function describeTransport(
+  transport: AnyMetricsTransport | undefined,
+  options: ResolvedMetricsOptions,
+): TransportOrigin {
+  // No `transport` option: the worker builds the ReadMe transport from the options; none exists on the main thread.
+  if (transport === undefined) return { kind: 'readme', options: readmeTransportOptions(options) };
   const origin = originOf(transport);
   const proto: unknown = Object.getPrototypeOf(transport);
   if (!origin || proto !== CLASSES[origin.kind].prototype) {

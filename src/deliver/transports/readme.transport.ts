@@ -4,6 +4,7 @@ import { ENCODED_SENDER, type EncodedSender } from '../../interfaces/encoded-tra
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../../metrics.constants';
 import { MetricsDeliveryError, parseRetryAfter } from '../delivery-error';
 import { HttpSender } from '../http-sender';
+import type { ResolvedMetricsOptions } from '../../metrics.options';
 import { rememberOrigin } from './transport-origin';
 
 const OPEN = Buffer.from('[');
@@ -95,4 +96,15 @@ export class ReadmeTransport implements MetricsTransport {
     this.closed = true;
     this.sender.close();
   }
+}
+
+/** The ReadMe transport the module builds when no `transport` is given: from `apiKey`, `baseUrl`, `proxy`, `timeout`. */
+export function readmeTransportOptions(options: ResolvedMetricsOptions): ReadmeTransportOptions {
+  return {
+    apiKey: options.apiKey ?? '',
+    baseUrl: options.baseUrl,
+    proxy: options.proxy,
+    timeout: options.timeout,
+    maxSockets: options.maxConcurrentRequests,
+  };
 }

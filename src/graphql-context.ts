@@ -1,6 +1,6 @@
 import type { ArgumentsHost, ExecutionContext } from '@nestjs/common';
-import type { Exchange } from '../capture/exchange';
-import { exchangeOf } from '../capture/request-context';
+import type { Exchange } from './capture/exchange';
+import { exchangeOf } from './capture/request-context';
 
 interface GraphqlContextLike {
   req?: unknown;

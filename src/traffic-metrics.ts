@@ -5,19 +5,19 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import { ExchangeRecorder } from '../capture/exchange-recorder';
-import type { AnyMetricsTransport } from '../interfaces/metrics-transport.interface';
-import { METRICS_RESOLVED_OPTIONS, METRICS_TRANSPORT } from '../metrics.constants';
-import { MetricsLogger } from '../metrics.logger';
-import type { ResolvedMetricsOptions } from '../metrics.options';
-import { OtlpMetricsExporter, type OtlpMetricsSender } from './otlp-metrics-exporter';
-import { appDefaultRegistry, PrometheusCollector } from './prometheus-collector';
-import { TrafficAggregator } from './traffic-aggregator';
-import { TrafficCounter } from './traffic-counter';
+import { ExchangeRecorder } from './capture/exchange-recorder';
+import type { AnyMetricsTransport } from './interfaces/metrics-transport.interface';
+import { METRICS_RESOLVED_OPTIONS, METRICS_TRANSPORT } from './metrics.constants';
+import { MetricsLogger } from './metrics.logger';
+import type { ResolvedMetricsOptions } from './metrics.options';
+import { OtlpMetricsExporter, type OtlpMetricsSender } from './traffic/otlp-metrics-exporter';
+import { appDefaultRegistry, PrometheusCollector } from './traffic/prometheus-collector';
+import { TrafficAggregator } from './traffic/traffic-aggregator';
+import { TrafficCounter } from './traffic/traffic-counter';
 
 /** A transport that can carry OTLP metrics (OtlpTransport, ApitoolkitTransport). */
-function metricsSenderOf(transport: AnyMetricsTransport): OtlpMetricsSender | undefined {
-  const sender = transport as Partial<OtlpMetricsSender>;
+function metricsSenderOf(transport: AnyMetricsTransport | undefined): OtlpMetricsSender | undefined {
+  const sender = (transport ?? {}) as Partial<OtlpMetricsSender>;
   return typeof sender.sendMetrics === 'function' && typeof sender.protocol === 'string' && sender.resource
     ? (sender as OtlpMetricsSender)
     : undefined;
@@ -36,7 +36,8 @@ export class TrafficMetrics implements OnModuleInit, BeforeApplicationShutdown, 
 
   constructor(
     @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
-    @Inject(METRICS_TRANSPORT) private readonly transport: AnyMetricsTransport,
+    /** Undefined with offload and the ReadMe transport (built in the worker). */
+    @Inject(METRICS_TRANSPORT) private readonly transport: AnyMetricsTransport | undefined,
     private readonly aggregator: TrafficAggregator,
     private readonly recorder: ExchangeRecorder,
   ) {}

@@ -1,6 +1,6 @@
 import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { ApplicationConfig, ModuleRef } from '@nestjs/core';
-import { ExchangeRecorder } from '../capture/exchange-recorder';
+import { ExchangeRecorder } from './capture/exchange-recorder';
 
 /** `@nestjs/graphql`'s options token (GRAPHQL_MODULE_OPTIONS, the same in 13 and 14): read by name, not imported. */
 const GQL_MODULE_OPTIONS = 'GqlModuleOptions';
