@@ -8,10 +8,13 @@ export class KeySet {
   readonly names: ReadonlySet<string>;
   /** The names by length: a key of another length is rejected without reading it. */
   private readonly byLength: (string[] | undefined)[] = [];
+  /** Whether every name is ASCII: else names are compared as lower-cased copies (a configured `İd` is 3 characters). */
+  private readonly ascii: boolean;
 
   constructor(names: Iterable<string>) {
     this.names = new Set([...names].map((n) => n.toLowerCase()));
     for (const name of this.names) (this.byLength[name.length] ??= []).push(name);
+    this.ascii = [...this.names].every((name) => isAscii(name));
   }
 
   get size(): number {
@@ -25,8 +28,9 @@ export class KeySet {
 
   /** Whether the set holds `text[start, end)`, in any casing. */
   hasAt(text: string, start: number, end: number): boolean {
+    if (!this.ascii) return this.names.has(text.slice(start, end).toLowerCase());
     // Lower-casing never shortens a string, and the one character it lengthens (U+0130) yields a non-ASCII mark, so a
-    // key that could match has one of the names' lengths.
+    // key that could match an ASCII name has the name's length.
     const candidates = this.byLength[end - start];
     if (candidates === undefined) return false;
     next: for (const name of candidates) {
@@ -41,4 +45,10 @@ export class KeySet {
     }
     return false;
   }
+}
+
+/** Whether a text is all ASCII. */
+export function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return false;
+  return true;
 }

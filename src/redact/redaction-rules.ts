@@ -1,6 +1,6 @@
 import { MetricsOptionsError, type ResolvedMetricsOptions } from '../metrics.options';
 import { CompiledJsonPath, jsonPathProblem, type PathStep } from './jsonpath';
-import { KeySet } from './key-set';
+import { isAscii, KeySet } from './key-set';
 import { DEFAULT_REDACTED_KEYS } from './redaction-defaults';
 
 export type BodyKind = 'request' | 'response';
@@ -74,8 +74,7 @@ export class RedactionRules {
   mayChangeJson(text: string, kind: BodyKind): boolean {
     const probe = this.keyProbe[kind];
     if (probe === undefined) return false;
-    if (probe === null || text.includes('\\')) return true;
-    return probe.test(text);
+    return probe === null || probe.test(text);
   }
 
   /** undefined: no body rules; null: no probe possible, always parse. */
@@ -83,11 +82,15 @@ export class RedactionRules {
     if (!this.hasBodyRules(kind)) return undefined;
     if (this.allow) return null;
     const keys = new Set([...this.deepKeys.names, ...(this.deny?.names ?? [])]);
+    // A regex's `i` flag does not fold as toLowerCase does beyond ASCII (a configured `ß` or `İd`): scan every body.
+    if (![...keys].every((k) => isAscii(k))) return null;
     for (const path of this.paths[kind]) {
       if (path.lastKey === undefined) return null;
       keys.add(path.lastKey.toLowerCase());
     }
-    return new RegExp([...keys].map(escapeRegExp).join('|'), 'i');
+    // The Kelvin sign lower-cases to an ASCII k (`to\u212Aen` is a token) but `/token/i` misses it: it makes a text
+    // scanned, as any escape does.
+    return new RegExp(`${[...keys].map(escapeRegExp).join('|')}|\\\\|\u212A`, 'i');
   }
 
   /** A top-level key (header, query parameter, form field, JSON property) that must not keep its value. */

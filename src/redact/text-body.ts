@@ -16,7 +16,8 @@ export class TextRedactor {
         .sort((a, b) => b.length - a.length)
         .map(escapeRegExp)
         .join('|');
-      this.probe = new RegExp(keys, 'i');
+      // (The Kelvin sign lower-cases to k, as isSecretName reads it, but the `i` flag does not fold it.)
+      this.probe = new RegExp(`${keys}|\u212A`, 'i');
       this.pattern = new RegExp(
         // key=value, key: value, "key": value, user[key]=value, key[]=value (value: quoted, possibly unfinished in a
         // cut text, or up to a line end or a pair separator)...
@@ -44,18 +45,21 @@ export class TextRedactor {
   /** See Redactor.text. */
   text(text: string): { text: string; changed: boolean } {
     if (!this.pattern || !text || !this.probe?.test(text)) return { text, changed: false };
+    // Matched on a copy with the Kelvin sign folded to k (same length, so offsets hold), replaced in the original.
+    const subject = text.includes('\u212A') ? text.replaceAll('\u212A', 'k') : text;
+    let out = '';
+    let copied = 0;
     let changed = false;
-    const result = text.replace(
-      this.pattern,
-      (match: string, _q: unknown, _sep: unknown, value: string | undefined, element: string | undefined) => {
-        const secret = value ?? element ?? '';
-        const quote = secret[0] === '"' || secret[0] === "'" ? secret[0] : '';
-        const replacement = quote ? `${quote}${REDACTED}${quote}` : REDACTED;
-        if (secret === replacement) return match;
-        changed = true;
-        return match.slice(0, match.length - secret.length) + replacement;
-      },
-    );
-    return changed ? { text: result, changed } : { text, changed: false };
+    for (const m of subject.matchAll(this.pattern)) {
+      const secret = m[3] ?? m[4] ?? '';
+      const quote = secret[0] === '"' || secret[0] === "'" ? secret[0] : '';
+      const replacement = quote ? `${quote}${REDACTED}${quote}` : REDACTED;
+      if (secret === replacement) continue;
+      const at = m.index + m[0].length - secret.length;
+      out += text.slice(copied, at) + replacement;
+      copied = at + secret.length;
+      changed = true;
+    }
+    return changed ? { text: out + text.slice(copied), changed: true } : { text, changed: false };
   }
 }
