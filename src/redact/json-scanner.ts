@@ -20,10 +20,12 @@ export const REDACTED_JSON = JSON.stringify(REDACTED);
  */
 export class JsonScanner {
   /**
-   * After `scan`: the values to replace by REDACTED_JSON, as [from, to) offset pairs in text order. Values whose text
-   * already is REDACTED_JSON are left out: empty means the text stays as it is.
+   * After `scan`: the values to replace by REDACTED_JSON, as [from, to) offset pairs in text order, in the first
+   * `cutCount` entries (reused: a scan allocates nothing). Values whose text already is REDACTED_JSON are left out: 0
+   * means the text stays as it is.
    */
-  readonly cuts: number[] = [];
+  cuts = new Int32Array(64);
+  cutCount = 0;
   private readonly automaton: PathAutomaton;
   private readonly dead: PathNode;
   /** Whether rules look below the top level: then containers past MAX_REDACT_DEPTH are redacted. */
@@ -49,8 +51,9 @@ export class JsonScanner {
    */
   scan(text: string, truncated: boolean): boolean {
     const n = text.length;
-    const cuts = this.cuts;
-    cuts.length = 0;
+    this.cutCount = 0;
+    // (Cuts are read after the scan: a buffer grown by the last document is let go at the next one.)
+    if (this.cuts.length > KEPT_STACK) this.cuts = new Int32Array(64);
     const rules = this.rules;
     const deepKeys = rules.deepKeys;
     const checkDeep = deepKeys.size > 0;
@@ -186,7 +189,7 @@ export class JsonScanner {
         redactFrom = -1;
       }
       // Cut inside a redacted value: what there is of it goes.
-      if (redactFrom >= 0) cuts.push(redactFrom, n);
+      if (redactFrom >= 0) this.push(redactFrom, n);
     }
     this.release();
     return true;
@@ -194,11 +197,21 @@ export class JsonScanner {
 
   /** Notes the value text[from, to) for replacement, unless it already is the replacement. */
   private cut(text: string, from: number, to: number): void {
-    if (to - from !== REDACTED_JSON.length || !text.startsWith(REDACTED_JSON, from)) this.cuts.push(from, to);
+    if (to - from !== REDACTED_JSON.length || !text.startsWith(REDACTED_JSON, from)) this.push(from, to);
+  }
+
+  private push(from: number, to: number): void {
+    if (this.cutCount + 2 > this.cuts.length) {
+      const grown = new Int32Array(this.cuts.length * 2);
+      grown.set(this.cuts);
+      this.cuts = grown;
+    }
+    this.cuts[this.cutCount++] = from;
+    this.cuts[this.cutCount++] = to;
   }
 
   private notJson(): false {
-    this.cuts.length = 0;
+    this.cutCount = 0;
     this.release();
     return false;
   }
@@ -213,11 +226,11 @@ export class JsonScanner {
   }
 }
 
-/** Replaces the values `cuts` names (see JsonScanner.cuts) in `text`. */
-export function applyCuts(text: string, cuts: readonly number[]): string {
+/** Replaces the values the first `count` entries of `cuts` name (see JsonScanner.cuts) in `text`. */
+export function applyCuts(text: string, cuts: Int32Array, count: number): string {
   let out = '';
   let copied = 0;
-  for (let i = 0; i < cuts.length; i += 2) {
+  for (let i = 0; i < count; i += 2) {
     out += text.slice(copied, cuts[i]) + REDACTED_JSON;
     copied = cuts[i + 1]!;
   }

@@ -70,11 +70,15 @@ export class RedactionRules {
     return this.deepKeys.size > 0 || this.topLevelRules;
   }
 
-  /** See Redactor.mayChangeJson. */
+  /**
+   * See Redactor.mayChangeJson. The Kelvin sign lower-cases to an ASCII k (`to\u212Aen` is a token) but `/token/i`
+   * misses it: it makes a text scanned, as any escape does (two `includes` are cheaper than alternatives in the regex).
+   */
   mayChangeJson(text: string, kind: BodyKind): boolean {
     const probe = this.keyProbe[kind];
     if (probe === undefined) return false;
-    return probe === null || probe.test(text);
+    if (probe === null || text.includes('\\') || text.includes('\u212A')) return true;
+    return probe.test(text);
   }
 
   /** undefined: no body rules; null: no probe possible, always parse. */
@@ -88,9 +92,7 @@ export class RedactionRules {
       if (path.lastKey === undefined) return null;
       keys.add(path.lastKey.toLowerCase());
     }
-    // The Kelvin sign lower-cases to an ASCII k (`to\u212Aen` is a token) but `/token/i` misses it: it makes a text
-    // scanned, as any escape does.
-    return new RegExp(`${[...keys].map(escapeRegExp).join('|')}|\\\\|\u212A`, 'i');
+    return new RegExp([...keys].map(escapeRegExp).join('|'), 'i');
   }
 
   /** A top-level key (header, query parameter, form field, JSON property) that must not keep its value. */

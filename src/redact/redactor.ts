@@ -146,8 +146,8 @@ export class Redactor {
     if (!this.rules.mayChangeJson(text, kind)) return { text, changed: false };
     const scanner = this.scanners[kind];
     if (scanner?.scan(text, truncated)) {
-      const cuts = scanner.cuts;
-      return cuts.length ? { text: applyCuts(text, cuts), changed: true } : { text, changed: false };
+      const count = scanner.cutCount;
+      return count ? { text: applyCuts(text, scanner.cuts, count), changed: true } : { text, changed: false };
     }
     return this.unscannable(text, kind, truncated, scanner !== undefined);
   }
