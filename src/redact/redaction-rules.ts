@@ -1,4 +1,5 @@
-import { MetricsOptionsError, type ResolvedMetricsOptions } from '../metrics.options';
+import { MetricsOptionsError } from '../option-checks';
+import type { ResolvedMetricsOptions } from '../metrics.options';
 import { CompiledJsonPath, jsonPathProblem, type PathStep } from './jsonpath';
 import { isAscii, KeySet } from './key-set';
 import { DEFAULT_REDACTED_KEYS } from './redaction-defaults';
