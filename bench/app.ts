@@ -29,6 +29,7 @@ import { join } from 'node:path';
 import { MetricsModule, type MetricsModuleOptions } from '../src';
 // A deep import, bench only: `capture-only` swaps the record sink's entry points on the app's instance.
 import { RECORD_SINK, type RecordSink } from '../src/interfaces/record-sink.interface';
+import { installFloor } from './floor';
 import { PAYLOAD, VARIANTS, type Variant } from './variants';
 
 /** The peers live in bench/node_modules, out of the library's dependency tree. */
@@ -104,7 +105,11 @@ function appModule(variant: Variant, sink: string): DynamicModule {
   class BenchModule {}
   const options = metricsOptions(variant, sink);
   const imports = options ? [MetricsModule.forRoot(options)] : [];
-  const providers = variant === 'noop-interceptor' ? [{ provide: APP_INTERCEPTOR, useClass: NoopInterceptor }] : [];
+  // The floor carries the no-op interceptor too: the library registers a global interceptor by default.
+  const providers =
+    variant === 'noop-interceptor' || variant === 'floor'
+      ? [{ provide: APP_INTERCEPTOR, useClass: NoopInterceptor }]
+      : [];
   return { module: BenchModule, imports, providers, controllers: [ItemsController] };
 }
 
@@ -140,6 +145,7 @@ async function main(): Promise<void> {
     };
   }
   let logDir: string | undefined;
+  const floor = variant === 'floor' ? installFloor(app, adapter, sink, group) : undefined;
   if (variant === 'pino-http') {
     // One JSON line per request into a file on disk (removed on exit), through pino's asynchronous destination.
     const pino = requirePeer('pino') as {
@@ -187,8 +193,7 @@ async function main(): Promise<void> {
   }
   // Not enableShutdownHooks(): it re-raises the signal after closing, and the process dies without a word.
   process.once('SIGTERM', () => {
-    void app
-      .close() // the module flushes what it holds
+    void Promise.all([app.close(), floor?.close()]) // the module (and the floor) flush what they hold
       .catch((error: unknown) => process.stderr.write(`close: ${(error as Error)?.stack ?? String(error)}\n`))
       .finally(() => {
         if (variant === 'capture-only' || variant === '+format' || variant === '+redact') {

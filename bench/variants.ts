@@ -16,12 +16,18 @@
  * `interceptor: false`, `offload-no-interceptor` both. `no-traffic-metrics` is `nestjs-api-metrics` with
  * `trafficMetrics: false` (the exact traffic counters off; on everywhere else). They run only when named in `--variants`.
  *
+ * `floor` is the yardstick (#25): a hand-written minimal recorder (bench/floor.ts) doing the work of this library's
+ * variant (same capture, rules, group, ReadMe records, HTTP delivery to the sink, every record delivered) plus the
+ * same no-op global interceptor, since the library has one by default. `module − floor` in the same run is what our
+ * design costs above the job itself.
+ *
  * `pino-http` is a reference, not a peer: a plain request logger (no bodies, no delivery), bare plus pino-http as a
  * middleware writing one JSON line per request to a file (pino's asynchronous destination), on both adapters.
  */
 export const VARIANTS = [
   'bare',
   'noop-interceptor',
+  'floor',
   'capture-only',
   '+format',
   '+redact',
@@ -40,8 +46,9 @@ export type Variant = (typeof VARIANTS)[number];
 /** The stages that only `--ablation` (or naming them in `--variants`) runs. */
 export const ABLATION: readonly Variant[] = ['capture-only', '+format', '+redact'];
 
-/** The variants of this library that ship records to the sink. */
+/** The variants that ship ReadMe records to the sink (it counts them): this library's, and the floor. */
 export const RECORDING: readonly Variant[] = [
+  'floor',
   'nestjs-api-metrics',
   'nestjs-api-metrics-offload',
   'no-interceptor',
