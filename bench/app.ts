@@ -26,7 +26,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MetricsModule, type MetricsModuleOptions } from '../src';
+import { MetricsModule, OtlpTransport, type MetricsModuleOptions } from '../src';
 // A deep import, bench only: `capture-only` swaps the record sink's entry points on the app's instance.
 import { RECORD_SINK, type RecordSink } from '../src/interfaces/record-sink.interface';
 import { installFloor } from './floor';
@@ -73,6 +73,7 @@ const RULES = ['$.user.password', '$.card.number'];
 function metricsOptions(variant: Variant, sink: string): MetricsModuleOptions | undefined {
   switch (variant) {
     case 'nestjs-api-metrics':
+    case 'otlp':
     case 'nestjs-api-metrics-offload':
     case 'no-interceptor':
     case 'offload-no-interceptor':
@@ -89,6 +90,9 @@ function metricsOptions(variant: Variant, sink: string): MetricsModuleOptions | 
         }),
         ...((variant === 'no-interceptor' || variant === 'offload-no-interceptor') && { interceptor: false }),
         ...(variant === 'no-traffic-metrics' && { trafficMetrics: false }),
+        ...(variant === 'otlp' && {
+          transport: new OtlpTransport({ url: `${sink}/v1/traces`, protocol: 'http/protobuf' }),
+        }),
       };
     // The built-in ReadMe transport, so records take the write-once path; its sender is cut off after start-up.
     case '+format':

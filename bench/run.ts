@@ -599,12 +599,16 @@ function cpuReport(series: Series<CpuSample>[]): void {
     // The headline (#25): CPU µs per request above the hand-written floor, paired by round.
     const floor = s.variant === 'floor' ? undefined : peer(series, s, 'floor');
     const overFloor = floor ? s.samples.map((x, i) => x.cpuUs - (floor.samples[i]?.cpuUs ?? NaN)) : [];
+    // The OTLP transport against ReadMe's, paired the same way.
+    const readme = s.variant === 'otlp' ? peer(series, s, 'nestjs-api-metrics') : undefined;
+    const overReadme = readme ? s.samples.map((x, i) => x.cpuUs - (readme.samples[i]?.cpuUs ?? NaN)) : [];
     return {
       node: s.node.version,
       adapter: s.adapter,
       method: s.method,
       variant: s.variant,
       overFloorUs: fixed(median(overFloor), 1),
+      overReadmeUs: fixed(median(overReadme), 1),
       addedUs: fixed(median(added((x) => x.cpuUs)), 1),
       addedMainUs: fixed(median(added((x) => x.mainUs)), 1),
       cpuUsPerRequest: fixed(median(s.samples.map((x) => x.cpuUs)), 1),
@@ -677,6 +681,7 @@ function floorTable(
     method: Method;
     variant: Variant;
     overFloorUs: number | null;
+    overReadmeUs: number | null;
     addedUs: number | null;
     cpuUsPerRequest: number | null;
   }[],
@@ -684,30 +689,32 @@ function floorTable(
 ): string {
   const find = (r: (typeof rows)[number], variant: Variant) =>
     rows.find((x) => x.node === r.node && x.adapter === r.adapter && x.method === r.method && x.variant === variant);
-  const noInterceptor = rows.some((r) => r.variant === 'no-interceptor');
-  const body = rows
-    .filter((r) => r.variant === 'bare')
-    .map((r) => {
-      const floor = find(r, 'floor');
-      const module = find(r, 'nestjs-api-metrics');
-      const bare = r.cpuUsPerRequest === null ? '—' : r.cpuUsPerRequest.toFixed(0);
-      const cells = [
-        r.node,
-        r.adapter === 'express' ? 'Express' : 'Fastify',
-        r.method,
-        signed(module?.overFloorUs ?? null),
-      ];
-      if (noInterceptor) cells.push(signed(find(r, 'no-interceptor')?.overFloorUs ?? null));
-      cells.push(signed(module?.addedUs ?? null), signed(floor?.addedUs ?? null));
-      if (noInterceptor) cells.push(signed(find(r, 'no-interceptor')?.addedUs ?? null));
-      cells.push(signed(find(r, 'noop-interceptor')?.addedUs ?? null), bare);
-      return cells;
-    });
-  const header = ['Node', 'platform', 'route', '**module − floor**'];
-  if (noInterceptor) header.push('no-interceptor − floor');
-  header.push('module µs added', 'floor µs added');
-  if (noInterceptor) header.push('no-interceptor µs added');
-  header.push('noop-interceptor µs added', 'bare µs/req');
+  const ran = (variant: Variant) => rows.some((r) => r.variant === variant);
+  // [header, cell] per column, the optional ones only when their variant ran.
+  type Row = (typeof rows)[number];
+  type Column = [string, (r: Row) => string];
+  const when = (variant: Variant, columns: Column[]): Column[] => (ran(variant) ? columns : []);
+  const columns: Column[] = [
+    ['Node', (r) => r.node],
+    ['platform', (r) => (r.adapter === 'express' ? 'Express' : 'Fastify')],
+    ['route', (r) => r.method],
+    ['**module − floor**', (r) => signed(find(r, 'nestjs-api-metrics')?.overFloorUs ?? null)],
+    ...when('no-interceptor', [
+      ['no-interceptor − floor', (r) => signed(find(r, 'no-interceptor')?.overFloorUs ?? null)],
+    ]),
+    ...when('otlp', [
+      ['otlp − floor', (r) => signed(find(r, 'otlp')?.overFloorUs ?? null)],
+      ['otlp − module', (r) => signed(find(r, 'otlp')?.overReadmeUs ?? null)],
+    ]),
+    ['module µs added', (r) => signed(find(r, 'nestjs-api-metrics')?.addedUs ?? null)],
+    ['floor µs added', (r) => signed(find(r, 'floor')?.addedUs ?? null)],
+    ...when('no-interceptor', [['no-interceptor µs added', (r) => signed(find(r, 'no-interceptor')?.addedUs ?? null)]]),
+    ...when('otlp', [['otlp µs added', (r) => signed(find(r, 'otlp')?.addedUs ?? null)]]),
+    ['noop-interceptor µs added', (r) => signed(find(r, 'noop-interceptor')?.addedUs ?? null)],
+    ['bare µs/req', (r) => (r.cpuUsPerRequest === null ? '—' : r.cpuUsPerRequest.toFixed(0))],
+  ];
+  const header = columns.map(([h]) => h);
+  const body = rows.filter((r) => r.variant === 'bare').map((r) => columns.map(([, cell]) => cell(r)));
   return markdown(header, body);
 }
 

@@ -21,6 +21,9 @@
  * same no-op global interceptor, since the library has one by default. `module − floor` in the same run is what our
  * design costs above the job itself.
  *
+ * `otlp` is `nestjs-api-metrics` with the OpenTelemetry transport instead of ReadMe's (http/protobuf to the sink's
+ * /v1/traces, which counts the spans it gets): compare its µs added with `nestjs-api-metrics`'s.
+ *
  * `pino-http` is a reference, not a peer: a plain request logger (no bodies, no delivery), bare plus pino-http as a
  * middleware writing one JSON line per request to a file (pino's asynchronous destination), on both adapters.
  */
@@ -32,6 +35,7 @@ export const VARIANTS = [
   '+format',
   '+redact',
   'nestjs-api-metrics',
+  'otlp',
   'nestjs-api-metrics-offload',
   'no-interceptor',
   'offload-no-interceptor',
@@ -50,6 +54,7 @@ export const ABLATION: readonly Variant[] = ['capture-only', '+format', '+redact
 export const RECORDING: readonly Variant[] = [
   'floor',
   'nestjs-api-metrics',
+  'otlp',
   'nestjs-api-metrics-offload',
   'no-interceptor',
   'offload-no-interceptor',
@@ -58,6 +63,7 @@ export const RECORDING: readonly Variant[] = [
 
 /** Variants that run only when named in `--variants`. */
 export const OPT_IN: readonly Variant[] = [
+  'otlp',
   'nestjs-api-metrics-offload',
   'no-interceptor',
   'offload-no-interceptor',

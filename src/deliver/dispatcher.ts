@@ -111,7 +111,7 @@ export class Dispatcher implements RecordSink {
       },
     );
     const sender = encodedSenderOf(transport);
-    if (sender) this.encoded = { sender, write: recordWriter(sender.format, formatter) };
+    if (sender) this.encoded = { sender, write: recordWriter(sender.format, formatter, sender) };
   }
 
   stats(): MetricsStats {

@@ -1,7 +1,8 @@
 import type { CapturedExchange } from '../interfaces/captured-exchange.interface';
-import type { EncodedFormat } from '../interfaces/encoded-transport.interface';
+import type { EncodedFormat, EncodedSender } from '../interfaces/encoded-transport.interface';
 import type { RecordFormatter } from '../format/record-formatter';
 import { writeHarFileEntries } from './har-file-entries';
+import { otlpSpanWriter } from '../format/otlp/span-writer';
 
 /**
  * Writes a settled exchange once, in the wire format of the built-in transport that will send it: redacted, escaped
@@ -10,11 +11,13 @@ import { writeHarFileEntries } from './har-file-entries';
  */
 export type RecordWriter = (exchange: CapturedExchange) => Buffer;
 
-export function recordWriter(format: EncodedFormat, formatter: RecordFormatter): RecordWriter {
+export function recordWriter(format: EncodedFormat, formatter: RecordFormatter, sender?: EncodedSender): RecordWriter {
   switch (format) {
     case 'readme-record':
       return (x) => Buffer.from(JSON.stringify(formatter.format(x)));
     case 'har-entries':
       return (x) => writeHarFileEntries(formatter.format(x));
+    case 'otlp-spans':
+      return otlpSpanWriter(sender!, formatter);
   }
 }

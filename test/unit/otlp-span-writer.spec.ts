@@ -1,0 +1,259 @@
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it, mock } from 'node:test';
+import { ApitoolkitTransport, OtlpTransport, type OtlpProtocol } from '../../src';
+import { RecordFormatter } from '../../src/format/record-formatter';
+import type { CapturedBody, CapturedExchange } from '../../src/interfaces/captured-exchange.interface';
+import { encodedSenderOf } from '../../src/interfaces/encoded-transport.interface';
+import { resolveMetricsOptions } from '../../src/metrics.options';
+import { Redactor } from '../../src/redact/redactor';
+import { recordWriter } from '../../src/write/record-writer';
+
+/*
+ * The oracle of the OTLP records written once (src/format/otlp/span-writer.ts): what the transport sent before —
+ * the redacted exchanges of a batch turned into spans and encoded by the official serializer in one go — against the
+ * batch of records encoded one by one at settle. Decoded, the spans must be the same, byte for byte per Span
+ * message (protobuf) or deep-equal (JSON), under the same resource and scope, over hostile exchanges.
+ */
+
+const ODD = ['plain', 'q"uo\\te', 'nl\n\t\u0000', '\u2028', 'é中😀', '\ud800', ''];
+const BODIES = [
+  '{"user":{"password":"hunter2"},"card":{"number":"4111"},"n":-2.5e3}',
+  '{"pass\\u0077ord":"a","password":"b","password":"c"}',
+  '{"a":' + '['.repeat(30) + '{"token":"x"}' + ']'.repeat(30) + '}',
+  '{"cut":"é😀\\ud800","card":{"number":"41',
+  'token=abc&a=1',
+];
+
+/** Percent-encoded UTF-8 (a lone surrogate as U+FFFD's bytes). */
+const pct = (text: string) => [...Buffer.from(text)].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
+
+function fixture(seed: number, i: number): CapturedExchange {
+  let s = seed >>> 0;
+  const next = () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)] as T;
+  const odd = () => pick(ODD);
+  const body = (): CapturedBody | undefined => {
+    const roll = next();
+    if (roll < 0.15) return undefined;
+    if (roll < 0.25) return { text: 'AP8A/w==', encoding: 'base64', size: 4, truncated: false, source: 'wire' };
+    const text = pick(BODIES);
+    return { text, size: text.length, truncated: next() < 0.3, source: 'wire' };
+  };
+  const tp = pick(['', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', '00-bad-00f067aa0ba902b7-01']);
+  const x: CapturedExchange = {
+    id: `id-${i}`,
+    platform: pick(['express', 'fastify'] as const),
+    startedAt: 1_700_000_000_000 + i + next(),
+    durationMs: next() * 100,
+    aborted: next() < 0.1,
+    method: pick(['GET', 'POST', 'DELETE']),
+    url: pick([`http://u:p@127.0.0.1:3000/items/${pct(odd())}?token=${i}&q=é`, 'http://h/x']),
+    httpVersion: pick(['HTTP/1.1', 'HTTP/2.0']),
+    requestHeaders: [
+      'Host',
+      '127.0.0.1',
+      'Content-Type',
+      pick(['application/json', 'application/x-www-form-urlencoded', 'text/plain']),
+      'Authorization',
+      `Bearer ${odd()}`,
+      'User-Agent',
+      odd(),
+      'X-Odd',
+      odd(),
+      'x-odd',
+      odd(),
+      ...(tp ? ['traceparent', tp] : []),
+    ],
+    requestBody: body(),
+    status: pick([200, 404, 500, 0]),
+    statusText: odd(),
+    responseHeaders: ['content-type', pick(['application/json', 'image/png']), 'set-cookie', odd()],
+    responseBody: body(),
+    clientIp: '127.0.0.1',
+    group: { apiKey: `key-${odd()}`, label: next() < 0.5 ? odd() : undefined, email: next() < 0.5 ? odd() : undefined },
+  };
+  if (next() < 0.5) x.route = `/items/:${odd()}`;
+  if (next() < 0.3) x.pathParams = { id: odd() };
+  if (next() < 0.2) {
+    x.errors = [
+      {
+        when: new Date(x.startedAt).toISOString(),
+        errorType: 'Error',
+        message: odd(),
+        rootErrorType: 'TypeError',
+        rootErrorMessage: odd(),
+        source: 'filter',
+      },
+    ];
+  }
+  if (next() < 0.2) {
+    x.outgoing = [{ ...fixture(seed + 1, i + 10_000), platform: 'http-client', outgoing: undefined }];
+    if (next() < 0.5) x.outgoing[0]!.failure = { code: 'ECONNRESET', message: odd() };
+  }
+  return x;
+}
+
+/** The fields of a protobuf message: [field number, contents] (length-delimited) in order. */
+function fields(bytes: Buffer): [number, Buffer][] {
+  const out: [number, Buffer][] = [];
+  let at = 0;
+  const varint = () => {
+    let value = 0;
+    for (let scale = 1; ; scale *= 128) {
+      const b = bytes[at++]!;
+      value += (b & 0x7f) * scale;
+      if (b < 0x80) return value;
+    }
+  };
+  while (at < bytes.length) {
+    const tag = varint();
+    const wire = tag & 7;
+    const from = at;
+    if (wire === 2) {
+      const length = varint();
+      out.push([tag >>> 3, bytes.subarray(at, at + length)]);
+      at += length;
+    } else {
+      if (wire === 0) varint();
+      else at += wire === 1 ? 8 : 4;
+      out.push([tag >>> 3, bytes.subarray(from, at)]);
+    }
+  }
+  return out;
+}
+
+interface Decoded {
+  resources: string[];
+  scopes: string[];
+  spans: unknown[];
+}
+
+function decode(body: Buffer, protocol: OtlpProtocol): Decoded {
+  const d: Decoded = { resources: [], scopes: [], spans: [] };
+  if (protocol === 'http/json') {
+    const request = JSON.parse(body.toString('utf8')) as {
+      resourceSpans: { resource: unknown; scopeSpans: { scope: unknown; spans: unknown[] }[] }[];
+    };
+    for (const rs of request.resourceSpans) {
+      d.resources.push(JSON.stringify(rs.resource));
+      for (const ss of rs.scopeSpans) {
+        d.scopes.push(JSON.stringify(ss.scope));
+        d.spans.push(...ss.spans);
+      }
+    }
+    return d;
+  }
+  for (const [n, rs] of fields(body)) {
+    assert.equal(n, 1, 'ExportTraceServiceRequest holds resourceSpans only');
+    for (const [m, part] of fields(rs)) {
+      if (m === 1) d.resources.push(part.toString('hex'));
+      if (m !== 2) continue;
+      for (const [k, inner] of fields(part)) {
+        if (k === 1) d.scopes.push(inner.toString('hex'));
+        if (k === 2) d.spans.push(inner.toString('hex'));
+      }
+    }
+  }
+  return d;
+}
+
+describe('OTLP records encoded once at settle are the spans the batch encoding sent', () => {
+  let server: Server;
+  let bodies: Buffer[] = [];
+  let url = '';
+  before(async () => {
+    server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        bodies.push(Buffer.concat(chunks));
+        res.writeHead(200, { 'content-type': String(req.headers['content-type']) }).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`;
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  // Span and trace ids come from randomBytes: the same sequence for both encodings.
+  let counter = 0;
+  const ids = (n: number) => {
+    const b = Buffer.alloc(n);
+    b.writeUInt32BE(++counter, n - 4);
+    return b;
+  };
+
+  const rules = { redactRequestBody: ['$.user.password'], redactResponseBody: ['$..number'], tags: ['t'] };
+  const options = resolveMetricsOptions({ apiKey: 'k', serviceVersion: '1.0.0', ...rules });
+  const formatter = new RecordFormatter(options, new Redactor(options));
+  const exchanges = Array.from({ length: 120 }, (_, i) => fixture(9100 + i, i));
+
+  for (const protocol of ['http/protobuf', 'http/json'] as const) {
+    for (const kind of ['otlp', 'apitoolkit'] as const) {
+      it(`${kind} ${protocol}: the same spans, resource and scope as the batch encoding (120 hostile exchanges)`, async () => {
+        const transport =
+          kind === 'otlp'
+            ? new OtlpTransport({ url, protocol, resourceAttributes: { 'deployment.environment': 'é"x' } })
+            : new ApitoolkitTransport({ apiKey: 'at-key', url, protocol });
+        mock.method(crypto, 'randomBytes', ids);
+        try {
+          const sender = encodedSenderOf(transport);
+          assert.equal(sender?.format, 'otlp-spans');
+          const write = recordWriter('otlp-spans', formatter, sender);
+          bodies = [];
+          counter = 0;
+          await transport.send(exchanges.map((x) => formatter.redact(x))); // the oracle
+          counter = 0;
+          const records = exchanges.map(write);
+          // Two calls, as a split batch is sent: each wraps its records again.
+          await sender.send(records.slice(0, 7));
+          await sender.send(records.slice(7));
+          const [oracle, ...written] = bodies.map((b) => decode(b, protocol));
+          assert.ok(oracle && written.length === 2);
+          const spans = written.flatMap((w) => w.spans);
+          assert.equal(spans.length, oracle.spans.length);
+          assert.deepEqual(spans, oracle.spans);
+          for (const w of written) {
+            for (const r of w.resources) assert.equal(r, oracle.resources[0]);
+            for (const s of w.scopes) assert.equal(s, oracle.scopes[0]);
+            // protobuf: one resource and scope per call, as the serializer writes a batch of one resource.
+            if (protocol === 'http/protobuf') assert.deepEqual([w.resources.length, w.scopes.length], [1, 1]);
+          }
+          assert.ok(spans.length > exchanges.length, 'outgoing calls were not encoded: the fixtures prove little');
+        } finally {
+          mock.restoreAll();
+          await transport.close();
+        }
+      });
+    }
+  }
+
+  it('splits on per-record bytes: past maxExportBytes a batch of several records is a 413, one record is sent', async () => {
+    const transport = new OtlpTransport({ url, protocol: 'http/protobuf', maxExportBytes: 4096 });
+    try {
+      const sender = encodedSenderOf(transport)!;
+      const write = recordWriter('otlp-spans', formatter, sender);
+      const records = exchanges.slice(0, 40).map(write);
+      await assert.rejects(sender.send(records), (e: { status?: number }) => e.status === 413);
+      bodies = [];
+      await sender.send(records.slice(0, 1));
+      assert.equal(bodies.length, 1);
+    } finally {
+      await transport.close();
+    }
+  });
+
+  it('a subclass that overrides send keeps getting redacted exchanges: no encoded side', async () => {
+    class Logged extends OtlpTransport {
+      override send(...args: Parameters<OtlpTransport['send']>) {
+        return super.send(...args);
+      }
+    }
+    const transport = new Logged({ url });
+    assert.equal(encodedSenderOf(transport), undefined);
+    await transport.close();
+  });
+});
