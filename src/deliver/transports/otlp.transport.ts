@@ -64,7 +64,7 @@ export class OtlpTransport implements ExchangeTransport {
     this.serializer =
       this.protocol === 'http/json' ? transformer.JsonTraceSerializer : transformer.ProtobufTraceSerializer;
     this.spanOptions = { resource: this.settings.resource, mode: this.mode() };
-    this.records = new OtlpSpanRecords(this.serializer, this.protocol === 'http/json');
+    this.records = new OtlpSpanRecords(this.serializer, this.protocol === 'http/json', this.settings.resource);
     this.suppression = loadSuppression();
     if (this.protocol === 'grpc') {
       this.grpc = new GrpcSender(this.url, this.settings.headers, this.settings.timeout);

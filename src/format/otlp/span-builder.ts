@@ -26,7 +26,8 @@ export interface SpanBuilderOptions {
 
 /** Span name APIToolkit's ingestion recognises as an SDK span (monoscope `Telemetry.sdkSpanNames`). */
 const APITOOLKIT_SPAN_NAME = 'monoscope.http';
-const SCOPE = { name: PACKAGE_NAME, version: PACKAGE_VERSION };
+/** The instrumentation scope of every span. */
+export const SCOPE = { name: PACKAGE_NAME, version: PACKAGE_VERSION };
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-.*)?$/;
 
 /**

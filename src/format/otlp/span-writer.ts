@@ -1,20 +1,21 @@
 import type { RecordFormatter } from '../record-formatter';
 import type { CapturedExchange } from '../../interfaces/captured-exchange.interface';
 import type { EncodedSender } from '../../interfaces/encoded-transport.interface';
-import type { ReadableSpanLike } from './span';
+import type { ReadableSpanLike, ResourceLike } from './span';
+import { SCOPE } from './span-builder';
+import { encodeSpans } from './span-encoder';
 
 /*
- * OTLP records written once, when the exchange settles, as the wire format of their spans; a batch is then the
+ * OTLP records written once, when the exchange settles, in the wire format of their spans; a batch is then the
  * concatenation of its records inside a fixed wrapper, and nothing is encoded twice (#25).
- *
- * The spans themselves are encoded by the app's own OpenTelemetry serializer (@opentelemetry/otlp-transformer, 2.x
- * or 3.x line): a record is that serializer's ExportTraceServiceRequest for the record's spans, from which we keep
- * - http/protobuf and grpc: the Span messages, each with its field tag and length, byte for byte. Protobuf
- *   messages concatenate, so a batch is the request's fixed resource and scope (taken from the serializer's own
- *   output, never re-encoded) wrapped with length prefixes around the concatenation of its records' spans: one
- *   ResourceSpans with one ScopeSpans, as the serializer writes a batch of spans sharing one resource and scope;
- * - http/json: the record's `resourceSpans` entry; a batch is `{"resourceSpans":[` + the entries joined + `]}`
- *   (each entry carries the resource again: OTLP/JSON cannot be merged without parsing it).
+ * - http/protobuf and grpc: a record is its Span messages, each with its field tag and length (span-encoder.ts,
+ *   which writes them as the official serializer does). Protobuf messages concatenate, so a batch is the fixed
+ *   resource and scope, as the app's own serializer (@opentelemetry/otlp-transformer) encodes them once at start-up,
+ *   wrapped with length prefixes around the concatenation of its records: one ResourceSpans with one ScopeSpans, as
+ *   the serializer writes a batch of spans sharing a resource and scope.
+ * - http/json: a record is the official serializer's `resourceSpans` entry for its spans; a batch is
+ *   `{"resourceSpans":[` + the entries joined + `]}` (each entry carries the resource again: OTLP/JSON cannot be
+ *   merged without parsing it).
  * Splitting a batch (413, maxExportBytes) splits the array of records and wraps each part again.
  */
 
@@ -47,28 +48,22 @@ interface Wrapper {
 
 /** Encodes the spans of one record, and a batch of records, in the wire format of one OTLP protocol. */
 export class OtlpSpanRecords {
-  private wrapper?: Wrapper;
+  private readonly wrapper?: Wrapper;
 
   constructor(
     private readonly serializer: TraceSerializer,
     private readonly json: boolean,
-  ) {}
+    resource: ResourceLike,
+  ) {
+    if (!json) this.wrapper = copyWrapper(splitRequest(serialize(serializer, [probeSpan(resource)])).wrapper);
+  }
 
-  /** One record: its spans as the serializer encodes them (see the file's comment). */
+  /** One record: its spans (see the file's comment). */
   encode(spans: ReadableSpanLike[]): Buffer {
-    const request = this.serializer.serializeRequest(spans);
-    if (!request) throw new Error('OTLP: the spans could not be encoded');
-    const bytes = Buffer.from(request.buffer, request.byteOffset, request.byteLength);
-    if (this.json) {
-      const text = bytes.toString('utf8');
-      if (!text.startsWith(JSON_HEAD) || !text.endsWith(JSON_TAIL)) throw new Error('OTLP: unexpected JSON encoding');
-      return Buffer.from(text.slice(JSON_HEAD.length, -JSON_TAIL.length));
-    }
-    const { wrapper, spans: encoded } = splitRequest(bytes);
-    // Copied: the serializer's buffer is not ours to keep.
-    if (!this.wrapper) this.wrapper = copyWrapper(wrapper);
-    else if (!sameWrapper(this.wrapper, wrapper)) throw new Error('OTLP: a record has another resource or scope');
-    return encoded;
+    if (!this.json) return encodeSpans(spans);
+    const text = serialize(this.serializer, spans).toString('utf8');
+    if (!text.startsWith(JSON_HEAD) || !text.endsWith(JSON_TAIL)) throw new Error('OTLP: unexpected JSON encoding');
+    return Buffer.from(text.slice(JSON_HEAD.length, -JSON_TAIL.length));
   }
 
   /** The body of one export: the records' spans in one request. */
@@ -108,6 +103,35 @@ export class OtlpSpanRecords {
 
 const COMMA = Buffer.from(',');
 
+function serialize(serializer: TraceSerializer, spans: ReadableSpanLike[]): Buffer {
+  const request = serializer.serializeRequest(spans);
+  if (!request) throw new Error('OTLP: the spans could not be encoded');
+  return Buffer.from(request.buffer, request.byteOffset, request.byteLength);
+}
+
+/** A span of the resource and scope of ours, for the serializer to write the wrapper around it. */
+function probeSpan(resource: ResourceLike): ReadableSpanLike {
+  const context = { traceId: '1'.repeat(32), spanId: '1'.repeat(16), traceFlags: 1 };
+  return {
+    name: 'probe',
+    kind: 1,
+    spanContext: () => context,
+    startTime: [0, 0],
+    endTime: [0, 0],
+    duration: [0, 0],
+    status: { code: 0 },
+    attributes: {},
+    links: [],
+    events: [],
+    ended: true,
+    resource,
+    instrumentationScope: SCOPE,
+    droppedAttributesCount: 0,
+    droppedEventsCount: 0,
+    droppedLinksCount: 0,
+  };
+}
+
 /**
  * An ExportTraceServiceRequest of one resource and one scope, cut into its fixed parts and its Span fields (their
  * tags and lengths included, copied out of the serializer's buffer).
@@ -146,15 +170,6 @@ function copyWrapper(w: Wrapper): Wrapper {
     scope: copy(w.scope),
     scopeTail: copy(w.scopeTail),
   };
-}
-
-function sameWrapper(a: Wrapper, b: Wrapper): boolean {
-  return (
-    a.resource.equals(b.resource) &&
-    a.scope.equals(b.scope) &&
-    a.resourceTail.equals(b.resourceTail) &&
-    a.scopeTail.equals(b.scopeTail)
-  );
 }
 
 interface Field {
