@@ -65,6 +65,13 @@ class NoopInterceptor implements NestInterceptor {
   }
 }
 
+/** Overrides `send`, so it has no encoded side: OTLP records as they were before #25 (see variants.ts). */
+class BatchOtlpTransport extends OtlpTransport {
+  override send(...args: Parameters<OtlpTransport['send']>) {
+    return super.send(...args);
+  }
+}
+
 /** Records kept in this process by the ablation variants (printed on exit). */
 let records = 0;
 
@@ -74,6 +81,7 @@ function metricsOptions(variant: Variant, sink: string): MetricsModuleOptions | 
   switch (variant) {
     case 'nestjs-api-metrics':
     case 'otlp':
+    case 'otlp-batch':
     case 'nestjs-api-metrics-offload':
     case 'no-interceptor':
     case 'offload-no-interceptor':
@@ -92,6 +100,9 @@ function metricsOptions(variant: Variant, sink: string): MetricsModuleOptions | 
         ...(variant === 'no-traffic-metrics' && { trafficMetrics: false }),
         ...(variant === 'otlp' && {
           transport: new OtlpTransport({ url: `${sink}/v1/traces`, protocol: 'http/protobuf' }),
+        }),
+        ...(variant === 'otlp-batch' && {
+          transport: new BatchOtlpTransport({ url: `${sink}/v1/traces`, protocol: 'http/protobuf' }),
         }),
       };
     // The built-in ReadMe transport, so records take the write-once path; its sender is cut off after start-up.

@@ -22,7 +22,9 @@
  * design costs above the job itself.
  *
  * `otlp` is `nestjs-api-metrics` with the OpenTelemetry transport instead of ReadMe's (http/protobuf to the sink's
- * /v1/traces, which counts the spans it gets): compare its µs added with `nestjs-api-metrics`'s.
+ * /v1/traces, which counts the spans it gets): compare its µs added with `nestjs-api-metrics`'s. `otlp-batch` is the
+ * same through a subclass that overrides `send`, so records take the object path (redacted and encoded when their
+ * batch goes, by the official serializer), as every OTLP record did before #25.
  *
  * `pino-http` is a reference, not a peer: a plain request logger (no bodies, no delivery), bare plus pino-http as a
  * middleware writing one JSON line per request to a file (pino's asynchronous destination), on both adapters.
@@ -36,6 +38,7 @@ export const VARIANTS = [
   '+redact',
   'nestjs-api-metrics',
   'otlp',
+  'otlp-batch',
   'nestjs-api-metrics-offload',
   'no-interceptor',
   'offload-no-interceptor',
@@ -55,6 +58,7 @@ export const RECORDING: readonly Variant[] = [
   'floor',
   'nestjs-api-metrics',
   'otlp',
+  'otlp-batch',
   'nestjs-api-metrics-offload',
   'no-interceptor',
   'offload-no-interceptor',
@@ -64,6 +68,7 @@ export const RECORDING: readonly Variant[] = [
 /** Variants that run only when named in `--variants`. */
 export const OPT_IN: readonly Variant[] = [
   'otlp',
+  'otlp-batch',
   'nestjs-api-metrics-offload',
   'no-interceptor',
   'offload-no-interceptor',
