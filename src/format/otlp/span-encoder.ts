@@ -215,13 +215,23 @@ function hex(id: string): void {
 
 /** UTF-8, length-prefixed (lone surrogates as U+FFFD, as TextEncoder writes them). */
 function string(text: string): void {
-  // At most 3 bytes per UTF-16 unit: under 43 units the length takes one byte, written after the text.
-  if (text.length < 43) {
-    room(1 + text.length * 3);
-    const written = buf.write(text, pos + 1, 'utf8');
-    buf[pos] = written;
-    pos += 1 + written;
-    return;
+  const length = text.length;
+  // Most strings here (attribute names, header values, methods) are short ASCII: a loop in JS beats a call into
+  // Buffer.write for them. One byte of length: under 128 bytes.
+  if (length < 128) {
+    room(1 + length);
+    let at = pos + 1;
+    let i = 0;
+    for (; i < length; i++) {
+      const code = text.charCodeAt(i);
+      if (code >= 0x80) break;
+      buf[at++] = code;
+    }
+    if (i === length) {
+      buf[pos] = length;
+      pos = at;
+      return;
+    }
   }
   const bytes = Buffer.byteLength(text, 'utf8');
   varint(bytes);
