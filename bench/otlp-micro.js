@@ -14,13 +14,12 @@ const { Redactor } = require('../dist/src/redact/redactor');
 const { resolveMetricsOptions } = require('../dist/src/metrics.options');
 const { encodedSenderOf } = require('../dist/src/interfaces/encoded-transport.interface');
 const { recordWriter } = require('../dist/src/write/record-writer');
-const { PAYLOAD } = require('../dist/bench/variants');
+const { benchExchanges } = require('./micro-exchanges');
 
 const method = process.argv[2] === 'POST' ? 'POST' : 'GET';
 const RULES = ['$.user.password', '$.card.number'];
 const options = resolveMetricsOptions({ apiKey: 'k', redactRequestBody: RULES, redactResponseBody: RULES });
 const formatter = new RecordFormatter(options, new Redactor(options));
-const body = JSON.stringify(PAYLOAD);
 const transport = new OtlpTransport({ url: 'http://127.0.0.1:9/v1/traces', protocol: 'http/protobuf' });
 const sender = encodedSenderOf(transport);
 const writeOtlp = recordWriter('otlp-spans', formatter, sender);
@@ -28,30 +27,7 @@ const writeReadme = recordWriter('readme-record', formatter);
 // The official serializer, as the transport loaded it (private: the bench reaches in).
 const serializer = transport.serializer;
 
-const exchanges = Array.from({ length: 100 }, (_, i) => ({
-  id: `0c1d2e3f-aaaa-4bbb-8ccc-${String(i).padStart(12, '0')}`,
-  platform: 'express',
-  startedAt: Date.now(),
-  durationMs: 1.234,
-  aborted: false,
-  method,
-  url: 'http://127.0.0.1:3000/items',
-  httpVersion: 'HTTP/1.1',
-  requestHeaders: ['Host', '127.0.0.1:3000', 'content-type', 'application/json', 'x-api-key', 'bench-user-key'].concat(
-    method === 'POST' ? ['Content-Length', String(body.length)] : [],
-  ),
-  requestBody: method === 'POST' ? { text: body, size: body.length, truncated: false, source: 'parsed' } : undefined,
-  status: 200,
-  statusText: 'OK',
-  responseHeaders: [],
-  responseHead:
-    'HTTP/1.1 200 OK\r\nX-Powered-By: Express\r\nContent-Type: application/json; charset=utf-8\r\n' +
-    `Content-Length: ${body.length}\r\nETag: W/"3f5-abc"\r\nConnection: keep-alive\r\n\r\n`,
-  responseBody: { text: body, size: body.length, truncated: false, source: 'wire' },
-  route: '/items',
-  clientIp: '127.0.0.1',
-  group: { apiKey: 'bench-user-key', label: 'Bench', email: 'bench@example.com' },
-}));
+const exchanges = benchExchanges(method);
 
 const ROUNDS = 100; // batches of 100 per measurement
 let bytes = 0;
