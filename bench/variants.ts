@@ -16,16 +16,29 @@
  * `interceptor: false`, `offload-no-interceptor` both. `no-traffic-metrics` is `nestjs-api-metrics` with
  * `trafficMetrics: false` (the exact traffic counters off; on everywhere else). They run only when named in `--variants`.
  *
+ * `floor` is the yardstick (#25): a hand-written minimal recorder (bench/floor.ts) doing the work of this library's
+ * variant (same capture, rules, group, ReadMe records, HTTP delivery to the sink, every record delivered) plus the
+ * same no-op global interceptor, since the library has one by default. `module − floor` in the same run is what our
+ * design costs above the job itself.
+ *
+ * `otlp` is `nestjs-api-metrics` with the OpenTelemetry transport instead of ReadMe's (http/protobuf to the sink's
+ * /v1/traces, which counts the spans it gets): compare its µs added with `nestjs-api-metrics`'s. `otlp-batch` is the
+ * same through a subclass that overrides `send`, so records take the object path (redacted and encoded when their
+ * batch goes, by the official serializer), as every OTLP record did before #25.
+ *
  * `pino-http` is a reference, not a peer: a plain request logger (no bodies, no delivery), bare plus pino-http as a
  * middleware writing one JSON line per request to a file (pino's asynchronous destination), on both adapters.
  */
 export const VARIANTS = [
   'bare',
   'noop-interceptor',
+  'floor',
   'capture-only',
   '+format',
   '+redact',
   'nestjs-api-metrics',
+  'otlp',
+  'otlp-batch',
   'nestjs-api-metrics-offload',
   'no-interceptor',
   'offload-no-interceptor',
@@ -40,9 +53,12 @@ export type Variant = (typeof VARIANTS)[number];
 /** The stages that only `--ablation` (or naming them in `--variants`) runs. */
 export const ABLATION: readonly Variant[] = ['capture-only', '+format', '+redact'];
 
-/** The variants of this library that ship records to the sink. */
+/** The variants that ship ReadMe records to the sink (it counts them): this library's, and the floor. */
 export const RECORDING: readonly Variant[] = [
+  'floor',
   'nestjs-api-metrics',
+  'otlp',
+  'otlp-batch',
   'nestjs-api-metrics-offload',
   'no-interceptor',
   'offload-no-interceptor',
@@ -51,6 +67,8 @@ export const RECORDING: readonly Variant[] = [
 
 /** Variants that run only when named in `--variants`. */
 export const OPT_IN: readonly Variant[] = [
+  'otlp',
+  'otlp-batch',
   'nestjs-api-metrics-offload',
   'no-interceptor',
   'offload-no-interceptor',

@@ -11,7 +11,7 @@ const { RecordFormatter } = require('../dist/src/format/record-formatter');
 const { Redactor } = require('../dist/src/redact/redactor');
 const { resolveMetricsOptions } = require('../dist/src/metrics.options');
 const { recordWriter, objectRecordWriter } = require('../dist/src/write/record-writer');
-const { PAYLOAD } = require('../dist/bench/variants');
+const { benchExchanges } = require('./micro-exchanges');
 
 const method = process.argv[2] === 'POST' ? 'POST' : 'GET';
 const RULES = ['$.user.password', '$.card.number'];
@@ -20,32 +20,8 @@ const formatter = new RecordFormatter(options, new Redactor(options));
 const direct = recordWriter('readme-record', formatter);
 const objects = objectRecordWriter('readme-record', formatter);
 let write = direct;
-const body = JSON.stringify(PAYLOAD);
 
-const exchanges = Array.from({ length: 100 }, (_, i) => ({
-  id: `0c1d2e3f-aaaa-4bbb-8ccc-${String(i).padStart(12, '0')}`,
-  platform: 'express',
-  startedAt: Date.now(),
-  durationMs: 1.234,
-  aborted: false,
-  method,
-  url: 'http://127.0.0.1:3000/items',
-  httpVersion: 'HTTP/1.1',
-  requestHeaders: ['Host', '127.0.0.1:3000', 'content-type', 'application/json', 'x-api-key', 'bench-user-key'].concat(
-    method === 'POST' ? ['Content-Length', String(body.length)] : [],
-  ),
-  requestBody: method === 'POST' ? { text: body, size: body.length, truncated: false, source: 'parsed' } : undefined,
-  status: 200,
-  statusText: 'OK',
-  responseHeaders: [],
-  responseHead:
-    'HTTP/1.1 200 OK\r\nX-Powered-By: Express\r\nContent-Type: application/json; charset=utf-8\r\n' +
-    `Content-Length: ${body.length}\r\nETag: W/"3f5-abc"\r\nConnection: keep-alive\r\n\r\n`,
-  responseBody: { text: body, size: body.length, truncated: false, source: 'wire' },
-  route: '/items',
-  clientIp: '127.0.0.1',
-  group: { apiKey: 'bench-user-key', label: 'Bench', email: 'bench@example.com' },
-}));
+const exchanges = benchExchanges(method);
 
 const ROUNDS = 200; // batches of 100 per measurement
 const OPEN = Buffer.from('[');

@@ -43,7 +43,7 @@ export class RecordStage {
     private readonly failed: (error: unknown) => void,
   ) {
     this.encoded = encodedSenderOf(transport);
-    if (this.encoded) this.write = recordWriter(this.encoded.format, formatter);
+    if (this.encoded) this.write = recordWriter(this.encoded.format, formatter, this.encoded);
   }
 
   /**

@@ -1,9 +1,10 @@
 import { HAR_CREATOR, type RecordFormatter } from '../format/record-formatter';
 import type { CapturedExchange } from '../interfaces/captured-exchange.interface';
-import type { EncodedFormat } from '../interfaces/encoded-transport.interface';
+import type { EncodedFormat, EncodedSender } from '../interfaces/encoded-transport.interface';
 import { EntryWriter } from './entry-text';
 import { FixedParts } from './fixed-parts';
 import { writeHarFileEntries } from './har-file-entries';
+import { otlpSpanWriter } from '../format/otlp/span-writer';
 
 /**
  * Writes a settled exchange once, in the wire format of the built-in transport that will send it: redacted, escaped
@@ -18,7 +19,9 @@ export type RecordWriter = (exchange: CapturedExchange) => Buffer;
  * variables and echoes src/graphql redacts on the object path, go through `formatter` (RedactedExchange, HAR objects,
  * `JSON.stringify`): the same bytes, more slowly.
  */
-export function recordWriter(format: EncodedFormat, formatter: RecordFormatter): RecordWriter {
+export function recordWriter(format: EncodedFormat, formatter: RecordFormatter, sender?: EncodedSender): RecordWriter {
+  // OTLP spans are encoded from the RedactedExchange for now (src/format/otlp/span-writer.ts).
+  if (format === 'otlp-spans') return otlpSpanWriter(sender!, formatter);
   const { redactor, options } = formatter;
   const fixed = new FixedParts(redactor);
   const entries = new EntryWriter(redactor, fixed, {
@@ -27,7 +30,7 @@ export function recordWriter(format: EncodedFormat, formatter: RecordFormatter):
       (options.serviceVersion !== undefined ? `,"_serviceVersion":${JSON.stringify(options.serviceVersion)}` : '') +
       (options.tags !== undefined ? `,"_tags":${JSON.stringify(options.tags)}` : ''),
   });
-  const objectPath = objectRecordWriter(format, formatter);
+  const objectPath = objectRecordWriter(format, formatter, sender);
   const viaObjects = (x: CapturedExchange) => x.graphql !== undefined || x.outgoing?.some((c) => c.graphql);
   switch (format) {
     case 'readme-record': {
@@ -65,11 +68,17 @@ function pagerefFirst(entries: EntryWriter, x: CapturedExchange, parentId: strin
  * The object path: RedactedExchange, HAR objects, `JSON.stringify`. The byte-for-byte oracle of `recordWriter`
  * (test/unit/record-writer.spec.ts) and its path for GraphQL exchanges.
  */
-export function objectRecordWriter(format: EncodedFormat, formatter: RecordFormatter): RecordWriter {
+export function objectRecordWriter(
+  format: EncodedFormat,
+  formatter: RecordFormatter,
+  sender?: EncodedSender,
+): RecordWriter {
   switch (format) {
     case 'readme-record':
       return (x) => Buffer.from(JSON.stringify(formatter.format(x)));
     case 'har-entries':
       return (x) => writeHarFileEntries(formatter.format(x));
+    case 'otlp-spans':
+      return otlpSpanWriter(sender!, formatter);
   }
 }

@@ -1,4 +1,6 @@
 import { buildSpans, type SpanBuilderOptions } from '../../format/otlp/span-builder';
+import { OtlpSpanRecords } from '../../format/otlp/span-writer';
+import { ENCODED_SENDER, type EncodedSender } from '../../interfaces/encoded-transport.interface';
 import type { ReadableSpanLike, ResourceLike } from '../../format/otlp/span';
 import type { ExchangeTransport } from '../../interfaces/metrics-transport.interface';
 import type { RedactedExchange } from '../../interfaces/redacted-exchange.interface';
@@ -50,6 +52,8 @@ export class OtlpTransport implements ExchangeTransport {
   private grpc?: GrpcSender;
   /** The OpenTelemetry context API and suppressTracing, from the transformer's own dependencies (global-safe). */
   private readonly suppression: { api?: OtelApi; core?: OtelCore };
+  /** Records written once, at settle, as their encoded spans (the encoded side, see [ENCODED_SENDER]). */
+  private readonly records: OtlpSpanRecords;
 
   constructor(options: OtlpTransportOptions = {}) {
     rememberOrigin(this, 'otlp', options ?? {});
@@ -60,6 +64,7 @@ export class OtlpTransport implements ExchangeTransport {
     this.serializer =
       this.protocol === 'http/json' ? transformer.JsonTraceSerializer : transformer.ProtobufTraceSerializer;
     this.spanOptions = { resource: this.settings.resource, mode: this.mode() };
+    this.records = new OtlpSpanRecords(this.serializer, this.protocol === 'http/json', this.settings.resource);
     this.suppression = loadSuppression();
     if (this.protocol === 'grpc') {
       this.grpc = new GrpcSender(this.url, this.settings.headers, this.settings.timeout);
@@ -105,6 +110,30 @@ export class OtlpTransport implements ExchangeTransport {
   /** The spans of a batch, as they will be encoded. */
   spans(exchanges: RedactedExchange[]): ReadableSpanLike[] {
     return buildSpans(exchanges, this.spanOptions);
+  }
+
+  /**
+   * Built-in only (see encodedSenderOf): each record is encoded once, when its exchange settles, by the official
+   * serializer (src/format/otlp/span-writer.ts); a batch is their concatenation in one request. A subclass that
+   * overrides `send` gets redacted exchanges, as before; one that overrides `spans` keeps its spans.
+   */
+  [ENCODED_SENDER](): EncodedSender | undefined {
+    if (this.send !== OtlpTransport.prototype.send) return undefined;
+    return {
+      format: 'otlp-spans',
+      encode: (exchange) => this.records.encode(this.spans([exchange])),
+      send: (records) => this.sendEncoded(records),
+    };
+  }
+
+  private async sendEncoded(records: Buffer[]): Promise<void> {
+    const body = this.records.join(records);
+    if (body.length > this.settings.maxExportBytes && records.length > 1) {
+      // Collectors refuse bigger messages (gRPC's default limit is 4 MiB): 413 makes the dispatcher split the batch.
+      throw new MetricsDeliveryError(`OTLP: the batch exceeds maxExportBytes (${this.settings.maxExportBytes})`, 413);
+    }
+    if (!body.length) return;
+    await this.untraced(() => (this.grpc ? this.grpc.send(body) : this.sendHttp(body)));
   }
 
   async send(exchanges: RedactedExchange[]): Promise<void> {

@@ -26,7 +26,8 @@ export interface SpanBuilderOptions {
 
 /** Span name APIToolkit's ingestion recognises as an SDK span (monoscope `Telemetry.sdkSpanNames`). */
 const APITOOLKIT_SPAN_NAME = 'monoscope.http';
-const SCOPE = { name: PACKAGE_NAME, version: PACKAGE_VERSION };
+/** The instrumentation scope of every span. */
+export const SCOPE = { name: PACKAGE_NAME, version: PACKAGE_VERSION };
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-.*)?$/;
 
 /**
@@ -259,8 +260,21 @@ function parentFromTraceparent(headers: HarNameValue[]): SpanContextLike | undef
   return { traceId, spanId, traceFlags: parseInt(flags, 16) & 1, isRemote: true };
 }
 
+/**
+ * Random ids from a pool refilled 4 KiB at a time: one randomBytes call per id cost more than encoding the span
+ * (as crypto.randomUUID, which pools the same way).
+ */
 function randomHex(bytes: number): string {
-  let hex = randomBytes(bytes).toString('hex');
-  while (/^0+$/.test(hex)) hex = randomBytes(bytes).toString('hex'); // all-zero ids are invalid
-  return hex;
+  for (;;) {
+    if (poolAt + bytes > pool.length) {
+      pool = randomBytes(POOL_BYTES);
+      poolAt = 0;
+    }
+    const hex = pool.toString('hex', poolAt, (poolAt += bytes));
+    if (!/^0+$/.test(hex)) return hex; // all-zero ids are invalid
+  }
 }
+
+const POOL_BYTES = 4096;
+let pool = Buffer.alloc(0);
+let poolAt = 0;
