@@ -23,6 +23,8 @@ import { MetricsLogger } from './metrics.logger';
 import { MetricsService } from './metrics.service';
 import { Redactor } from './redact/redactor';
 import { TRAFFIC_PROVIDERS } from './traffic/traffic-metrics';
+import { DashboardFeed } from './dashboard/dashboard-feed';
+import { DASHBOARD_FEED, MetricsDashboard } from './metrics-dashboard';
 
 const FASTIFY_HOOK = 'nestjs-api-metrics:fastify-hook';
 
@@ -94,25 +96,38 @@ function whenEnabled(
       inject: [METRICS_RESOLVED_OPTIONS, Redactor],
       useFactory: (options: ResolvedMetricsOptions, redactor: Redactor) => new RecordFormatter(options, redactor),
     },
+    whenEnabled(DASHBOARD_FEED, [METRICS_RESOLVED_OPTIONS], (options: ResolvedMetricsOptions) =>
+      options.dashboard ? new DashboardFeed(options.dashboard.maxRecordBytes) : undefined,
+    ),
     {
       // `offload: 'worker'`: the recorder and MetricsService talk to OffloadDispatcher; a worker thread runs the core.
+      // The dashboard's feed, when on, gets the records as written and the pipeline's last problem.
       provide: RECORD_SINK,
-      inject: [METRICS_RESOLVED_OPTIONS, METRICS_TRANSPORT, RecordFormatter, Redactor],
+      inject: [METRICS_RESOLVED_OPTIONS, METRICS_TRANSPORT, RecordFormatter, Redactor, DASHBOARD_FEED],
       useFactory: (
         options: ResolvedMetricsOptions,
         transport: AnyMetricsTransport,
         formatter: RecordFormatter,
         redactor: Redactor,
+        feed: DashboardFeed | undefined,
       ) =>
         options.enabled && options.offload === 'worker'
           ? OffloadDispatcher.start(options, transport)
-          : new Dispatcher(options, transport, formatter, redactor, new MetricsLogger()),
+          : new Dispatcher(
+              options,
+              transport,
+              formatter,
+              redactor,
+              feed ? feed.deliveryLog.wrap(new MetricsLogger()) : new MetricsLogger(),
+              feed?.records.push,
+            ),
     },
     ...TRAFFIC_PROVIDERS,
     ExchangeRecorder,
     ExpressHooks,
     AxiosObserver,
     MetricsService,
+    MetricsDashboard,
     MetricsRouteGuard,
     MetricsInterceptor,
     MetricsExceptionFilter,
@@ -141,6 +156,7 @@ export class MetricsModule extends ConfigurableMetricsModule implements NestModu
     private readonly adapterHost: HttpAdapterHost,
     @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
     private readonly expressHooks: ExpressHooks,
+    private readonly dashboard: MetricsDashboard,
   ) {
     super();
   }
@@ -153,6 +169,8 @@ export class MetricsModule extends ConfigurableMetricsModule implements NestModu
   configure(): void {
     if (!this.options.enabled) return;
     const adapter = this.adapterHost.httpAdapter;
+    // The page first: on Express its requests are answered before the hooks below open a record.
+    if (adapter && this.options.dashboard) this.dashboard.install(adapter.getType(), adapter.getInstance());
     if (adapter?.getType() !== 'express') return;
     this.expressHooks.install(adapter.getInstance());
   }

@@ -4,6 +4,7 @@ import type { MetricsExcludeRule, MetricsModuleOptions } from './interfaces/metr
 import type { ExchangeTransport, MetricsTransport } from './interfaces/metrics-transport.interface';
 import { resolveTrafficOptions, type ResolvedTrafficOptions } from './traffic/traffic-options';
 import { resolveGraphqlOptions, type ResolvedGraphqlOptions } from './graphql/graphql-options';
+import { resolveDashboardOptions, type ResolvedDashboardOptions } from './dashboard/dashboard-options';
 
 /** Options with every default filled in; what the rest of the module reads. */
 export interface ResolvedMetricsOptions {
@@ -50,6 +51,8 @@ export interface ResolvedMetricsOptions {
   traffic: ResolvedTrafficOptions;
   /** GraphQL requests (src/graphql); false: recorded as plain HTTP exchanges. */
   graphql: ResolvedGraphqlOptions;
+  /** The page (src/dashboard); false when off. */
+  dashboard: ResolvedDashboardOptions;
 }
 
 /** Every option key, so unknown keys (typos) can be rejected; the type makes the compiler keep it complete. */
@@ -93,6 +96,7 @@ const KNOWN_OPTIONS: Record<keyof MetricsModuleOptions, true> = {
   metricsTemporality: true,
   prometheus: true,
   graphql: true,
+  dashboard: true,
 };
 
 /** A value as a message shows it: its type named and strings quoted (`the string "500"`), so "500" is not read as 500. */
@@ -225,6 +229,10 @@ export function resolveMetricsOptions(options: MetricsModuleOptions | undefined)
     throw new MetricsOptionsError(`"serviceVersion" must be a string, got ${describeValue(serviceVersion)}.`);
   }
   const hosts = stringList(options, 'allowedHttpHosts');
+  const dashboard = resolveDashboardOptions(options);
+  // The page's own requests are neither recorded nor counted (on Express they never reach the recorder).
+  const exclude = excludeRules(options.exclude);
+  if (dashboard) exclude.push(dashboard.path, `${dashboard.path}/*`);
   return {
     apiKey,
     baseUrl: baseUrl.replace(/\/+$/, ''),
@@ -254,13 +262,14 @@ export function resolveMetricsOptions(options: MetricsModuleOptions | undefined)
     shutdownTimeout: positiveInt(options, 'shutdownTimeout', 5000),
     enabled,
     interceptor: bool(options, 'interceptor', true),
-    exclude: excludeRules(options.exclude),
+    exclude,
     sampleRate: rate(options.sampleRate, '"sampleRate"', 1),
     captureRequestBody: bool(options, 'captureRequestBody', true),
     captureResponseBody: bool(options, 'captureResponseBody', true),
     offload: offloadMode(options.offload),
     traffic: resolveTrafficOptions(options),
     graphql: resolveGraphqlOptions(options.graphql),
+    dashboard,
   };
 }
 

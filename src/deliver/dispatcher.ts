@@ -12,7 +12,8 @@ import { OnceLogger } from '../core-logger';
 import type { CoreLogger } from '../interfaces/core-logger.interface';
 import type { ResolvedMetricsOptions } from '../metrics.options';
 import { encodedSenderOf, type EncodedSender } from '../interfaces/encoded-transport.interface';
-import { recordWriter, type RecordWriter } from '../write/record-writer';
+import { recordWriter, tapWriter, type RecordWriter } from '../write/record-writer';
+import type { RecordTap } from '../interfaces/record-tap.interface';
 import { DropWarnings, type DropReport } from './drop-warnings';
 import { heldBytes } from './held-bytes';
 import { KeyPause } from './key-pause';
@@ -83,6 +84,8 @@ export class Dispatcher implements RecordSink {
    * when they are queued, and a batch is their concatenation.
    */
   private readonly encoded?: { sender: EncodedSender; write: RecordWriter };
+  /** `dashboard` with a transport that takes no written records: the ReadMe record written for the tap alone. */
+  private readonly tapOnly?: (exchange: CapturedExchange) => void;
 
   constructor(
     private readonly options: ResolvedMetricsOptions,
@@ -90,6 +93,7 @@ export class Dispatcher implements RecordSink {
     private readonly formatter: RecordFormatter,
     private readonly redactor: Redactor,
     logger: CoreLogger,
+    tap?: RecordTap,
   ) {
     this.logger = new OnceLogger(logger);
     this.keyPause = new KeyPause(options, this.logger, {
@@ -111,7 +115,8 @@ export class Dispatcher implements RecordSink {
       },
     );
     const sender = encodedSenderOf(transport);
-    if (sender) this.encoded = { sender, write: recordWriter(sender.format, formatter) };
+    if (sender) this.encoded = { sender, write: recordWriter(sender.format, formatter, tap) };
+    else if (tap) this.tapOnly = tapWriter(formatter, tap);
   }
 
   stats(): MetricsStats {
@@ -178,7 +183,7 @@ export class Dispatcher implements RecordSink {
    * when its batch goes). Undefined when it cannot be written: counted as failed, logged once.
    */
   private written(exchange: CapturedExchange): Queued | undefined {
-    if (!this.encoded) return exchange;
+    if (!this.encoded) return this.tapOnly ? this.tapThen(exchange) : exchange;
     try {
       return this.encoded.write(exchange);
     } catch (error) {
@@ -187,6 +192,16 @@ export class Dispatcher implements RecordSink {
       this.resolveWaiters();
       return undefined;
     }
+  }
+
+  /** The dashboard's record, for a transport that takes none: a record it cannot write only misses the page. */
+  private tapThen(exchange: CapturedExchange): CapturedExchange {
+    try {
+      this.tapOnly!(exchange);
+    } catch (error) {
+      this.logger.errorOnce('tap', 'Could not write a record for the dashboard', error);
+    }
+    return exchange;
   }
 
   /** Resolves when everything captured so far was delivered or given up on. Never rejects. */

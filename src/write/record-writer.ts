@@ -1,6 +1,7 @@
 import type { CapturedExchange } from '../interfaces/captured-exchange.interface';
 import type { EncodedFormat } from '../interfaces/encoded-transport.interface';
 import type { RecordFormatter } from '../format/record-formatter';
+import type { RecordTap } from '../interfaces/record-tap.interface';
 import { writeHarFileEntries } from './har-file-entries';
 
 /**
@@ -10,11 +11,26 @@ import { writeHarFileEntries } from './har-file-entries';
  */
 export type RecordWriter = (exchange: CapturedExchange) => Buffer;
 
-export function recordWriter(format: EncodedFormat, formatter: RecordFormatter): RecordWriter {
+/** `tap` (the dashboard, when on) gets each ReadMe record as written; HAR-file entries cost it one more stringify. */
+export function recordWriter(format: EncodedFormat, formatter: RecordFormatter, tap?: RecordTap): RecordWriter {
   switch (format) {
     case 'readme-record':
-      return (x) => Buffer.from(JSON.stringify(formatter.format(x)));
+      return (x) => tapped(Buffer.from(JSON.stringify(formatter.format(x))), tap);
     case 'har-entries':
-      return (x) => writeHarFileEntries(formatter.format(x));
+      return (x) =>
+        writeHarFileEntries(tapped(formatter.format(x), tap && ((r) => tap(Buffer.from(JSON.stringify(r))))));
   }
+}
+
+/**
+ * A transport that takes no written ReadMe records (OTLP, APIToolkit, a user's transport): the record is written for
+ * the tap alone (one format and stringify per record, paid only while the dashboard is on).
+ */
+export function tapWriter(formatter: RecordFormatter, tap: RecordTap): (exchange: CapturedExchange) => void {
+  return (x) => tap(Buffer.from(JSON.stringify(formatter.format(x))));
+}
+
+function tapped<T>(record: T, tap?: (record: T) => void): T {
+  tap?.(record);
+  return record;
 }
