@@ -9,7 +9,7 @@ import type { TransportOrigin } from '../transports/transport-origin';
  */
 
 /** The resolved options as the worker gets them: without what runs on the main thread or cannot cross (functions). */
-export type WorkerOptions = Omit<ResolvedMetricsOptions, 'group' | 'transport' | 'traffic'>;
+export type WorkerOptions = Omit<ResolvedMetricsOptions, 'group' | 'transport' | 'traffic' | 'dashboard'>;
 
 /** `workerData`: the options, and the built-in transport to build again (its kind and constructor options). */
 export interface WorkerInit {
