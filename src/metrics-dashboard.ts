@@ -104,17 +104,21 @@ export class MetricsDashboard {
   ): void {
     const dashboard = this.options.dashboard;
     if (!dashboard || (raw.method !== 'GET' && raw.method !== 'HEAD')) return notFound();
-    void mayAccess(dashboard.allow, req, raw.socket?.remoteAddress, this.options.timeout).then((allowed) => {
+    void mayAccess(dashboard.allow, req, raw.socket?.remoteAddress, this.options.timeout).then(async (allowed) => {
       if (!allowed) return notFound();
       let answer: DashboardAnswer | undefined;
       try {
-        answer = this.api!.answer(url);
+        answer = await this.api!.answer(url);
       } catch (error) {
         this.logger.errorOnce('dashboard', 'The dashboard could not answer', error);
         answer = { status: 500, type: 'text/plain; charset=utf-8', body: 'The dashboard could not answer' };
       }
       if (!answer) return notFound();
-      send(answer);
+      try {
+        send(answer);
+      } catch (error) {
+        this.logger.errorOnce('dashboard-send', 'The dashboard could not send its answer', error);
+      }
     });
   }
 }

@@ -54,7 +54,7 @@ export class DashboardApi {
   }
 
   /** The answer for `url` (path and query, as requested); undefined when it is none of the dashboard's URLs. */
-  answer(url: string): DashboardAnswer | undefined {
+  async answer(url: string): Promise<DashboardAnswer | undefined> {
     const q = url.indexOf('?');
     const pathname = q === -1 ? url : url.slice(0, q);
     if (!pathname.startsWith(this.sources.path)) return undefined;
@@ -64,7 +64,7 @@ export class DashboardApi {
     if (asset) return asset;
     const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
     if (rest === '/api/overview') return json(this.overview());
-    if (rest === '/api/exchanges') return json(this.exchanges(query));
+    if (rest === '/api/exchanges') return json(await this.exchanges(query));
     const one = /^\/api\/exchanges\/(\d{1,15})$/.exec(rest);
     if (one) {
       const bytes = this.sources.records.get(Number(one[1]));
@@ -97,7 +97,7 @@ export class DashboardApi {
   }
 
   /** The recent exchanges that match the filters, newest first: summaries, parsed once per record. */
-  exchanges(query: URLSearchParams): unknown {
+  async exchanges(query: URLSearchParams): Promise<unknown> {
     const limit = Math.min(LIST_MAX, Math.max(1, Number(query.get('limit')) || LIST_DEFAULT));
     const match = matcher({
       route: query.get('route') ?? undefined,
@@ -106,7 +106,8 @@ export class DashboardApi {
     });
     const items: (RecordSummary & { seq: number })[] = [];
     let matched = 0;
-    for (const { seq, summary } of this.sources.records.newestFirst(summarizeRecord)) {
+    await this.sources.records.summarizeAll(summarizeRecord);
+    for (const { seq, summary } of this.sources.records.newestFirst()) {
       if (!match(summary)) continue;
       matched++;
       if (items.length < limit) items.push({ seq, ...summary });

@@ -6,6 +6,7 @@ interface Slot<S> {
   start: number;
   length: number;
   summary?: S;
+  unreadable?: true;
 }
 
 /**
@@ -82,13 +83,34 @@ export class RecentRecords<S> {
   }
 
   /**
-   * The kept records, newest first, with their summaries (`summarize` runs once per record, the first time the page
-   * asks; a record it cannot read gets undefined and is skipped).
+   * Summarizes the records not read yet (`summarize` runs once per record, the first time the page asks), newest
+   * first, in slices of `sliceMs`: between slices the event loop serves the app (a full ring of 2 KB records takes
+   * ~45 ms of parsing in all). A record `summarize` cannot read is marked and skipped.
    */
-  *newestFirst(summarize: (bytes: Buffer) => S | undefined): Generator<{ seq: number; at: number; summary: S }> {
+  async summarizeAll(summarize: (bytes: Buffer) => S | undefined, sliceMs = 2): Promise<void> {
+    for (;;) {
+      const until = performance.now() + sliceMs;
+      let pending = false;
+      for (let i = this.slots.length - 1; i >= this.head; i--) {
+        const slot = this.slots[i]!;
+        if (slot.summary !== undefined || slot.unreadable) continue;
+        if (performance.now() > until) {
+          pending = true;
+          break;
+        }
+        const summary = summarize(this.bytesOf(slot));
+        if (summary === undefined) slot.unreadable = true;
+        else slot.summary = summary;
+      }
+      if (!pending) return;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** The kept records that were summarized, newest first. */
+  *newestFirst(): Generator<{ seq: number; at: number; summary: S }> {
     for (let i = this.slots.length - 1; i >= this.head; i--) {
       const slot = this.slots[i]!;
-      slot.summary ??= summarize(this.bytesOf(slot));
       if (slot.summary !== undefined) yield { seq: slot.seq, at: slot.at, summary: slot.summary };
     }
   }

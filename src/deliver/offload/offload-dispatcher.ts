@@ -98,7 +98,13 @@ export class OffloadDispatcher implements RecordSink, OnApplicationShutdown {
    */
   static async start(options: ResolvedMetricsOptions, transport: AnyMetricsTransport): Promise<OffloadDispatcher> {
     // `group` runs at capture, on this thread; `transport` is rebuilt from its description there.
-    const { group: _group, transport: _transport, traffic: _traffic, dashboard: _dashboard, ...workerOptions } = options;
+    const {
+      group: _group,
+      transport: _transport,
+      traffic: _traffic,
+      dashboard: _dashboard,
+      ...workerOptions
+    } = options;
     const init: WorkerInit = { options: workerOptions, transport: describeTransport(transport) };
     const thread = new Worker(join(__dirname, 'offload-worker.js'), { workerData: init, name: 'nestjs-api-metrics' });
     await new Promise<void>((resolve, reject) => {
