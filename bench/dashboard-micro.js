@@ -1,6 +1,8 @@
 // The dashboard's cost while the page is open: CPU per JSON call with a full ring of records (4 MB), and the tap's
 // cost per record. `npx tsc -p tsconfig.json && node bench/dashboard-micro.js`
 'use strict';
+const { performance } = require('node:perf_hooks');
+const { setInterval, clearInterval } = require('node:timers');
 const { DashboardApi } = require('../dist/src/dashboard/dashboard-api');
 const { DashboardFeed } = require('../dist/src/dashboard/dashboard-feed');
 const { TrafficAggregator } = require('../dist/src/traffic/traffic-aggregator');
