@@ -76,6 +76,7 @@ function metricsOptions(variant: Variant, sink: string): MetricsModuleOptions | 
     case 'no-interceptor':
     case 'offload-no-interceptor':
     case 'no-traffic-metrics':
+    case 'dashboard':
     case 'capture-only': // the Dispatcher is cut off after start-up, see main()
       return {
         apiKey: 'bench-project-key',
@@ -88,6 +89,7 @@ function metricsOptions(variant: Variant, sink: string): MetricsModuleOptions | 
         }),
         ...((variant === 'no-interceptor' || variant === 'offload-no-interceptor') && { interceptor: false }),
         ...(variant === 'no-traffic-metrics' && { trafficMetrics: false }),
+        ...(variant === 'dashboard' && { dashboard: true }),
       };
     // The built-in ReadMe transport, so records take the write-once path; its sender is cut off after start-up.
     case '+format':

@@ -14,7 +14,8 @@
  * `nestjs-api-metrics-offload` is `nestjs-api-metrics` with `offload: 'worker'` (format, redact and deliver in a worker
  * thread): compare its main-thread CPU with its process CPU. `no-interceptor` is `nestjs-api-metrics` with
  * `interceptor: false`, `offload-no-interceptor` both. `no-traffic-metrics` is `nestjs-api-metrics` with
- * `trafficMetrics: false` (the exact traffic counters off; on everywhere else). They run only when named in `--variants`.
+ * `trafficMetrics: false` (the exact traffic counters off; on everywhere else). `dashboard` is `nestjs-api-metrics` with
+ * `dashboard: true` and no page open (the records tapped into the ring). They run only when named in `--variants`.
  *
  * `pino-http` is a reference, not a peer: a plain request logger (no bodies, no delivery), bare plus pino-http as a
  * middleware writing one JSON line per request to a file (pino's asynchronous destination), on both adapters.
@@ -30,6 +31,7 @@ export const VARIANTS = [
   'no-interceptor',
   'offload-no-interceptor',
   'no-traffic-metrics',
+  'dashboard',
   'readmeio',
   'moesif-nodejs',
   'apitally',
@@ -47,6 +49,7 @@ export const RECORDING: readonly Variant[] = [
   'no-interceptor',
   'offload-no-interceptor',
   'no-traffic-metrics',
+  'dashboard',
 ];
 
 /** Variants that run only when named in `--variants`. */
@@ -55,6 +58,7 @@ export const OPT_IN: readonly Variant[] = [
   'no-interceptor',
   'offload-no-interceptor',
   'no-traffic-metrics',
+  'dashboard',
 ];
 
 /** The peers are Express middlewares (apitally's NestJS integration too): they run on Express only. */

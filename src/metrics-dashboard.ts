@@ -62,10 +62,6 @@ export class MetricsDashboard {
       stats: () => this.service.stats(),
       records: this.feed.records,
       deliveryLog: this.feed.deliveryLog,
-      recordsNote:
-        this.options.offload === 'worker'
-          ? "none with offload: 'worker' (records are written in the worker thread); traffic and delivery are shown"
-          : undefined,
     });
     const path = dashboard.path;
     if (type === 'express') {

@@ -112,7 +112,11 @@ function whenEnabled(
         feed: DashboardFeed | undefined,
       ) =>
         options.enabled && options.offload === 'worker'
-          ? OffloadDispatcher.start(options, transport)
+          ? OffloadDispatcher.start(
+              options,
+              transport,
+              feed && { tap: feed.records.push, logged: (level, message) => feed.deliveryLog.logged(level, message) },
+            )
           : new Dispatcher(
               options,
               transport,

@@ -20,10 +20,18 @@ const MAX_MESSAGE = 2000;
 export class DeliveryLog {
   last?: LoggedProblem;
 
+  /** A line logged at `level` (Nest's levels): errors and warnings are kept. */
+  logged(level: string, message: string): void {
+    if (level === 'error' || level === 'fatal') this.note('error', message);
+    else if (level === 'warn') this.note('warn', message);
+  }
+
+  private note(level: LoggedProblem['level'], message: string): void {
+    this.last = { at: new Date().toISOString(), level, message: message.slice(0, MAX_MESSAGE) };
+  }
+
   wrap(logger: CoreLogger): CoreLogger {
-    const note = (level: LoggedProblem['level'], message: string) => {
-      this.last = { at: new Date().toISOString(), level, message: message.slice(0, MAX_MESSAGE) };
-    };
+    const note = (level: LoggedProblem['level'], message: string) => this.note(level, message);
     return {
       log: (message) => logger.log(message),
       debug: (message) => logger.debug(message),

@@ -123,6 +123,10 @@ for (const adapter of ADAPTERS) {
       assert.equal(exchanges.length, 8, JSON.stringify(exchanges));
       assert.deepEqual(exchanges[0]!.slice(1, 4), ['POST', `${running.url}/shop/items`, '201']);
       assert.ok(exchanges.some((r) => r[2] === `${running.url}/shop/boom` && r[3] === '500'));
+      // A consumer's row filters the exchanges to its own (by its masked key, as traffic and records both name it).
+      await page.click('#consumers tbody tr.clickable');
+      await page.waitForFunction(() => document.querySelectorAll('#exchanges tbody tr').length === 6);
+      assert.ok((await tableRows(page, '#exchanges')).every((r) => r[5] === 'Acme'));
       // Delivery health: what was sent.
       assert.match(await page.$eval('#delivery', (n) => n.textContent ?? ''), /sent8/);
       const origin = new URL(running.url).origin;
@@ -290,6 +294,87 @@ for (const adapter of ADAPTERS) {
       running = await startApp(trafficAppModule({ transport: { send: () => Promise.resolve() } }), adapter);
       assert.equal((await httpRequest(`${running.url}/api-metrics`)).status, 404);
       await running.close();
+    });
+  });
+}
+
+/** The page's list of recent exchanges, and each record as it keeps it. */
+async function keptRecords(url: string): Promise<MetricsRecord[]> {
+  const list = JSON.parse((await httpRequest(`${url}/api-metrics/api/exchanges?limit=500`)).body.toString()) as {
+    items: { seq: number }[];
+  };
+  const records: MetricsRecord[] = [];
+  for (const item of list.items) {
+    const res = await httpRequest(`${url}/api-metrics/api/exchanges/${item.seq}`);
+    records.push(JSON.parse(res.body.toString()) as MetricsRecord);
+  }
+  return records;
+}
+
+for (const adapter of ADAPTERS) {
+  describe(`dashboard records with other pipelines (${adapter})`, () => {
+    it("offload: 'worker': the worker's records reach the page, exactly as sent", async () => {
+      const collector = await Collector.start();
+      const running = await startApp(
+        trafficAppModule({
+          apiKey: 'rdme_dashboard_offload',
+          baseUrl: collector.url,
+          offload: 'worker',
+          dashboard: true,
+        }),
+        adapter,
+      );
+      try {
+        const acme = { 'x-api-key': 'acme-key-0001', 'x-label': 'Acme' };
+        for (let i = 1; i <= 5; i++) await httpRequest(`${running.url}/shop/items/${i}`, { headers: acme });
+        await running.app.get(MetricsService).flush();
+        const sent = collector.calls.flatMap((c) => c.records);
+        assert.equal(sent.length, 5);
+        // The worker posts its records after each batch it takes in: within a moment of the flush.
+        let kept: MetricsRecord[] = [];
+        for (let i = 0; i < 50 && kept.length < 5; i++) {
+          kept = await keptRecords(running.url);
+          if (kept.length < 5) await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        assert.deepEqual(
+          kept.sort((a, b) => a._id.localeCompare(b._id)),
+          sent.sort((a, b) => a._id.localeCompare(b._id)),
+        );
+      } finally {
+        await running.close();
+        await collector.close();
+      }
+    });
+
+    it("a user's transport (no ReadMe records written): the record is written for the page alone", async () => {
+      const delivered: MetricsRecord[] = [];
+      const running = await startApp(
+        trafficAppModule({
+          transport: {
+            send: (records: MetricsRecord[]) => {
+              delivered.push(...records);
+              return Promise.resolve();
+            },
+          },
+          dashboard: true,
+        }),
+        adapter,
+      );
+      try {
+        await httpRequest(`${running.url}/shop/items`, {
+          method: 'POST',
+          headers: { 'x-api-key': 'acme-key-0001', 'content-type': 'application/json' },
+          body: JSON.stringify({ password: SECRET, sku: 'B1' }),
+        });
+        await running.app.get(MetricsService).flush();
+        const kept = await keptRecords(running.url);
+        assert.equal(kept.length, 1);
+        assert.equal(delivered.length, 1);
+        assert.deepEqual(kept[0], JSON.parse(JSON.stringify(delivered[0])));
+        assert.ok(!JSON.stringify(kept).includes(SECRET));
+      } finally {
+        await running.close();
+      }
     });
   });
 }

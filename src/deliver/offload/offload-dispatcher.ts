@@ -12,6 +12,7 @@ import { DropWarnings, type DropReport, type QueueBound } from '../drop-warnings
 import { heldBytes } from '../held-bytes';
 import { RecordQueue } from '../record-queue';
 import type { FromWorker, ToWorker, WorkerInit, WorkerState } from './protocol';
+import type { RecordTap } from '../../interfaces/record-tap.interface';
 import { describeTransport } from './transport-description';
 
 /**
@@ -40,6 +41,12 @@ const EMPTY: MetricsStats = {
   sampledOut: 0,
   groupTimeouts: 0,
 };
+
+/** The dashboard, when on: the records the worker wrote, and the lines it logged. */
+export interface OffloadFeed {
+  tap: RecordTap;
+  logged(level: string, message: string): void;
+}
 
 interface Pending {
   resolve: (answered: boolean) => void;
@@ -85,6 +92,7 @@ export class OffloadDispatcher implements RecordSink, OnApplicationShutdown {
     private readonly options: ResolvedMetricsOptions,
     private readonly transport: AnyMetricsTransport,
     private readonly thread: Worker,
+    private readonly feed?: OffloadFeed,
   ) {
     thread.on('message', (message: FromWorker) => this.onMessage(message));
     thread.on('error', (error) => this.lost(error));
@@ -96,7 +104,11 @@ export class OffloadDispatcher implements RecordSink, OnApplicationShutdown {
    * Starts the worker and resolves once its transport is ready (a HAR file writable). Rejects, so that the app does
    * not start, when the transport cannot run there (MetricsOptionsError naming the option) or the worker fails.
    */
-  static async start(options: ResolvedMetricsOptions, transport: AnyMetricsTransport): Promise<OffloadDispatcher> {
+  static async start(
+    options: ResolvedMetricsOptions,
+    transport: AnyMetricsTransport,
+    feed?: OffloadFeed,
+  ): Promise<OffloadDispatcher> {
     // `group` runs at capture, on this thread; `transport` is rebuilt from its description there.
     const {
       group: _group,
@@ -105,7 +117,7 @@ export class OffloadDispatcher implements RecordSink, OnApplicationShutdown {
       dashboard: _dashboard,
       ...workerOptions
     } = options;
-    const init: WorkerInit = { options: workerOptions, transport: describeTransport(transport) };
+    const init: WorkerInit = { options: workerOptions, transport: describeTransport(transport), tapRecords: !!feed };
     const thread = new Worker(join(__dirname, 'offload-worker.js'), { workerData: init, name: 'nestjs-api-metrics' });
     await new Promise<void>((resolve, reject) => {
       const fail = (error: Error) => {
@@ -137,7 +149,7 @@ export class OffloadDispatcher implements RecordSink, OnApplicationShutdown {
     });
     // From now on the thread never keeps the process alive.
     thread.unref();
-    return new OffloadDispatcher(options, transport, thread);
+    return new OffloadDispatcher(options, transport, thread, feed);
   }
 
   stats(): MetricsStats {
@@ -266,7 +278,14 @@ export class OffloadDispatcher implements RecordSink, OnApplicationShutdown {
       }
       case 'log':
         this.logger[message.level](message.message);
+        this.feed?.logged(message.level, message.message);
         return;
+      case 'records': {
+        const bytes = Buffer.from(message.bytes.buffer, message.bytes.byteOffset, message.bytes.byteLength);
+        let at = 0;
+        for (const length of message.lengths) this.feed?.tap(bytes.subarray(at, (at += length)));
+        return;
+      }
       default:
         return;
     }

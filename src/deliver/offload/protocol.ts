@@ -15,6 +15,8 @@ export type WorkerOptions = Omit<ResolvedMetricsOptions, 'group' | 'transport' |
 export interface WorkerInit {
   options: WorkerOptions;
   transport: TransportOrigin;
+  /** The dashboard is on: the worker sends back each record as written (`records`). */
+  tapRecords?: boolean;
 }
 
 /** What the worker holds and has done, as its Dispatcher counts it. */
@@ -48,4 +50,6 @@ export type FromWorker =
   /** The answer to `now`, `flush`, `shutdown`, with the counters at that moment. */
   | { type: 'done'; id: number; state: WorkerState }
   /** A line of the worker's MetricsLogger, for the app's Nest logger. */
-  | { type: 'log'; level: LogLevel; message: string };
+  | { type: 'log'; level: LogLevel; message: string }
+  /** With `tapRecords`: the records written since the last message, concatenated (transferred, not copied). */
+  | { type: 'records'; bytes: Uint8Array; lengths: number[] };
