@@ -1,5 +1,5 @@
 // The API-metrics dashboard. Every recorded string reaches the page as text (textContent, text nodes, option values):
-// never innerHTML, never an attribute that loads or runs anything. Read-only: it only GETs its own JSON.
+// never parsed as HTML, never an attribute that loads or runs anything. Read-only: it only GETs its own JSON.
 'use strict';
 (function () {
   const BASE = document.body.dataset.base;

@@ -1,5 +1,6 @@
 /// <reference lib="dom" />
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'puppeteer-core';
 import type { MetricsRecord } from '../../src';
@@ -287,6 +288,33 @@ for (const adapter of ADAPTERS) {
       assert.equal((await httpRequest(`${running.url}/api-metrics`, { headers: { 'x-mode': 'throw' } })).status, 404);
       assert.equal((await httpRequest(`${running.url}/api-metrics`)).status, 404);
       assert.equal((await httpRequest(`${running.url}/shop/items/1`)).status, 200);
+      await running.close();
+    });
+
+    it('without `allow`, any loopback address gets the page (a client bound to 127.0.0.2), by the socket only', async () => {
+      running = await startApp(
+        trafficAppModule({ transport: { send: () => Promise.resolve() }, dashboard: true }),
+        adapter,
+      );
+      const { port } = new URL(running.url);
+      const fromAddress = (localAddress: string, headers: Record<string, string> = {}) =>
+        new Promise<number>((resolve, reject) => {
+          const req = request(
+            { host: '127.0.0.1', port, path: '/api-metrics/api/overview', localAddress, headers, agent: false },
+            (res) => {
+              res.resume();
+              res.on('end', () => resolve(res.statusCode ?? 0));
+            },
+          );
+          req.on('error', reject);
+          req.end();
+        });
+      assert.equal(await fromAddress('127.0.0.2'), 200);
+      // A header naming another client changes nothing: the socket decides (non-loopback: test/unit/dashboard-core).
+      assert.equal(
+        await fromAddress('127.0.0.3', { 'x-forwarded-for': '203.0.113.7', forwarded: 'for=203.0.113.7' }),
+        200,
+      );
       await running.close();
     });
 

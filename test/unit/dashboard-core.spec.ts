@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isLoopbackAddress, mayAccess } from '../../src/dashboard/dashboard-access';
 import { resolveDashboardOptions } from '../../src/dashboard/dashboard-options';
@@ -140,5 +142,24 @@ describe('quantiles from the duration histogram', () => {
     assert.equal(quantileMs(h, bounds, 0.1), 6.8);
     assert.equal(quantileMs(h, bounds, 1), 20);
     assert.equal(quantileMs({ count: 0, sum: 0, counts: [0, 0, 0, 0] }, bounds, 0.5), undefined);
+  });
+});
+
+describe('the page ships in the package', () => {
+  it("package.json's files include the assets the dashboard reads", () => {
+    const root = join(__dirname, '..', '..', '..');
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { files: string[] };
+    assert.ok(pkg.files.includes('assets/dashboard'));
+    for (const asset of ['index.html', 'app.js', 'app.css', 'favicon.svg']) {
+      assert.ok(existsSync(join(root, 'assets', 'dashboard', asset)), asset);
+    }
+    // The page loads no other origin, and its script is a file of its own (the policy has no 'unsafe-inline').
+    const html = readFileSync(join(root, 'assets', 'dashboard', 'index.html'), 'utf8');
+    assert.doesNotMatch(html, /https?:\/\//);
+    assert.doesNotMatch(html, /<script>|<style>|\son\w+=/);
+    assert.doesNotMatch(
+      readFileSync(join(root, 'assets', 'dashboard', 'app.js'), 'utf8'),
+      /innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function/,
+    );
   });
 });
