@@ -12,7 +12,7 @@ import { OnceLogger } from '../core-logger';
 import type { CoreLogger } from '../interfaces/core-logger.interface';
 import type { ResolvedMetricsOptions } from '../metrics.options';
 import { encodedSenderOf, type EncodedSender } from '../interfaces/encoded-transport.interface';
-import { recordWriter, tapWriter, type RecordWriter } from '../write/record-writer';
+import { recordWriter, type RecordWriter } from '../write/record-writer';
 import type { RecordTap } from '../interfaces/record-tap.interface';
 import { DropWarnings, type DropReport } from './drop-warnings';
 import { heldBytes } from './held-bytes';
@@ -84,8 +84,8 @@ export class Dispatcher implements RecordSink {
    * when they are queued, and a batch is their concatenation.
    */
   private readonly encoded?: { sender: EncodedSender; write: RecordWriter };
-  /** `dashboard` with a transport that takes no written records: the ReadMe record written for the tap alone. */
-  private readonly tapOnly?: (exchange: CapturedExchange) => void;
+  /** `dashboard` with a transport that takes no written records: their ReadMe records, written for it alone. */
+  private readonly tapOnly?: RecordTap;
 
   constructor(
     private readonly options: ResolvedMetricsOptions,
@@ -116,7 +116,7 @@ export class Dispatcher implements RecordSink {
     );
     const sender = encodedSenderOf(transport);
     if (sender) this.encoded = { sender, write: recordWriter(sender.format, formatter, tap) };
-    else if (tap) this.tapOnly = tapWriter(formatter, tap);
+    else this.tapOnly = tap;
   }
 
   stats(): MetricsStats {
@@ -183,7 +183,7 @@ export class Dispatcher implements RecordSink {
    * when its batch goes). Undefined when it cannot be written: counted as failed, logged once.
    */
   private written(exchange: CapturedExchange): Queued | undefined {
-    if (!this.encoded) return this.tapOnly ? this.tapThen(exchange) : exchange;
+    if (!this.encoded) return exchange;
     try {
       return this.encoded.write(exchange);
     } catch (error) {
@@ -192,16 +192,6 @@ export class Dispatcher implements RecordSink {
       this.resolveWaiters();
       return undefined;
     }
-  }
-
-  /** The dashboard's record, for a transport that takes none: a record it cannot write only misses the page. */
-  private tapThen(exchange: CapturedExchange): CapturedExchange {
-    try {
-      this.tapOnly!(exchange);
-    } catch (error) {
-      this.logger.errorOnce('tap', 'Could not write a record for the dashboard', error);
-    }
-    return exchange;
   }
 
   /** Resolves when everything captured so far was delivered or given up on. Never rejects. */
@@ -326,8 +316,10 @@ export class Dispatcher implements RecordSink {
       const records: Batch = this.encoded
         ? (batch as Buffer[])
         : isExchangeTransport(this.transport)
-          ? await this.formatSliced(exchanges, (x) => redactExchange(x, this.redactor, this.options))
-          : await this.formatSliced(exchanges, (x) => this.formatter.format(x));
+          ? await this.formatSliced(exchanges, (x) =>
+              this.tapped(redactExchange(x, this.redactor, this.options), (r) => this.formatter.record(r)),
+            )
+          : await this.formatSliced(exchanges, (x) => this.tapped(this.formatter.format(x), (r) => r));
       if (records.length) await this.send(records);
     } catch (error) {
       // A bug of ours must not become an unhandled rejection in the host.
@@ -338,6 +330,21 @@ export class Dispatcher implements RecordSink {
       this.inFlightBytes -= bytes;
       this.resolveWaiters();
     }
+  }
+
+  /**
+   * The dashboard's copy of a record its transport takes in another shape (OTLP, a user's transport): written from
+   * what the batch formats anyway (the redaction is not done twice), off the request path. Never fails the batch.
+   */
+  private tapped<T>(value: T, record: (value: T) => MetricsRecord): T {
+    if (this.tapOnly) {
+      try {
+        this.tapOnly(Buffer.from(JSON.stringify(record(value))));
+      } catch (error) {
+        this.logger.errorOnce('tap', 'Could not write a record for the dashboard', error);
+      }
+    }
+    return value;
   }
 
   /** Formats a batch in slices of about FORMAT_SLICE_MS, yielding to the app's requests in between. */

@@ -22,14 +22,6 @@ export function recordWriter(format: EncodedFormat, formatter: RecordFormatter, 
   }
 }
 
-/**
- * A transport that takes no written ReadMe records (OTLP, APIToolkit, a user's transport): the record is written for
- * the tap alone (one format and stringify per record, paid only while the dashboard is on).
- */
-export function tapWriter(formatter: RecordFormatter, tap: RecordTap): (exchange: CapturedExchange) => void {
-  return (x) => tap(Buffer.from(JSON.stringify(formatter.format(x))));
-}
-
 function tapped<T>(record: T, tap?: (record: T) => void): T {
   tap?.(record);
   return record;

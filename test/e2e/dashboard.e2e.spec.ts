@@ -374,6 +374,38 @@ for (const adapter of ADAPTERS) {
       }
     });
 
+    it('an exchange transport (the OTLP and APIToolkit path): the page gets the ReadMe record of what it was sent', async () => {
+      const delivered: { id: string; requestBody?: { text?: string } }[] = [];
+      const running = await startApp(
+        trafficAppModule({
+          transport: {
+            input: 'exchanges',
+            send: (exchanges: unknown[]) => {
+              delivered.push(...(exchanges as never[]));
+              return Promise.resolve();
+            },
+          },
+          dashboard: true,
+        }),
+        adapter,
+      );
+      try {
+        await httpRequest(`${running.url}/shop/items`, {
+          method: 'POST',
+          headers: { 'x-api-key': 'acme-key-0001', 'content-type': 'application/json' },
+          body: JSON.stringify({ password: SECRET, sku: 'C1' }),
+        });
+        await running.app.get(MetricsService).flush();
+        const kept = await keptRecords(running.url);
+        assert.equal(kept.length, 1);
+        assert.equal(kept[0]!._id, delivered[0]!.id);
+        assert.equal(kept[0]!.request.log.entries[0]!.request.postData?.text, delivered[0]!.requestBody?.text);
+        assert.ok(!JSON.stringify(kept).includes(SECRET));
+      } finally {
+        await running.close();
+      }
+    });
+
     it("a user's transport (no ReadMe records written): the record is written for the page alone", async () => {
       const delivered: MetricsRecord[] = [];
       const running = await startApp(
