@@ -86,6 +86,7 @@ function metricsOptions(variant: Variant, sink: string): MetricsModuleOptions | 
     case 'no-interceptor':
     case 'offload-no-interceptor':
     case 'no-traffic-metrics':
+    case 'dashboard':
     case 'capture-only': // the Dispatcher is cut off after start-up, see main()
       return {
         apiKey: 'bench-project-key',
@@ -104,6 +105,7 @@ function metricsOptions(variant: Variant, sink: string): MetricsModuleOptions | 
         ...(variant === 'otlp-batch' && {
           transport: new BatchOtlpTransport({ url: `${sink}/v1/traces`, protocol: 'http/protobuf' }),
         }),
+        ...(variant === 'dashboard' && { dashboard: true }),
       };
     // The built-in ReadMe transport, so records take the write-once path; its sender is cut off after start-up.
     case '+format':

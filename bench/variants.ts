@@ -14,7 +14,8 @@
  * `nestjs-api-metrics-offload` is `nestjs-api-metrics` with `offload: 'worker'` (format, redact and deliver in a worker
  * thread): compare its main-thread CPU with its process CPU. `no-interceptor` is `nestjs-api-metrics` with
  * `interceptor: false`, `offload-no-interceptor` both. `no-traffic-metrics` is `nestjs-api-metrics` with
- * `trafficMetrics: false` (the exact traffic counters off; on everywhere else). They run only when named in `--variants`.
+ * `trafficMetrics: false` (the exact traffic counters off; on everywhere else). `dashboard` is `nestjs-api-metrics` with
+ * `dashboard: true` and no page open (the records tapped into the ring). They run only when named in `--variants`.
  *
  * `floor` is the yardstick (#25): a hand-written minimal recorder (bench/floor.ts) doing the work of this library's
  * variant (same capture, rules, group, ReadMe records, HTTP delivery to the sink, every record delivered) plus the
@@ -43,6 +44,7 @@ export const VARIANTS = [
   'no-interceptor',
   'offload-no-interceptor',
   'no-traffic-metrics',
+  'dashboard',
   'readmeio',
   'moesif-nodejs',
   'apitally',
@@ -63,6 +65,7 @@ export const RECORDING: readonly Variant[] = [
   'no-interceptor',
   'offload-no-interceptor',
   'no-traffic-metrics',
+  'dashboard',
 ];
 
 /** Variants that run only when named in `--variants`. */
@@ -73,6 +76,7 @@ export const OPT_IN: readonly Variant[] = [
   'no-interceptor',
   'offload-no-interceptor',
   'no-traffic-metrics',
+  'dashboard',
 ];
 
 /** The peers are Express middlewares (apitally's NestJS integration too): they run on Express only. */

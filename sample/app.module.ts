@@ -45,6 +45,8 @@ export const HAR_FILE = './api-metrics.har';
           // Exact traffic metrics (every request, per route, status and consumer) in the app's prom-client registry,
           // served by the app's own /metrics (PrometheusModule below). docs/grafana has a dashboard for them.
           prometheus: true,
+          // A live page at http://localhost:3000/api-metrics (loopback clients only): docs/dashboard.md.
+          dashboard: true,
         };
       },
     }),

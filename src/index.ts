@@ -21,7 +21,7 @@ export {
 } from './deliver/transports/apitoolkit.transport';
 export type { MetricsStats } from './interfaces/metrics-stats.interface';
 export type { MetricsModuleOptions } from './interfaces/metrics-options.interface';
-export type { MetricsExcludeRule } from './interfaces/metrics-options.interface';
+export type { MetricsDashboardOptions, MetricsExcludeRule } from './interfaces/metrics-options.interface';
 export type { MetricsGraphqlOptions } from './interfaces/metrics-graphql-options.interface';
 export type { MetricsModuleAsyncOptions, MetricsOptionsFactory } from './metrics.module-definition';
 export type { ObservableAxiosInstance } from './capture/outgoing/axios-observer';

@@ -25,6 +25,8 @@ import { Redactor } from './redact/redactor';
 import { DocumentationLink } from './documentation-link';
 import { ShutdownWatch } from './shutdown-watch';
 import { TRAFFIC_PROVIDERS } from './traffic-metrics';
+import { DashboardFeed } from './dashboard/dashboard-feed';
+import { DASHBOARD_FEED, MetricsDashboard } from './metrics-dashboard';
 
 const FASTIFY_HOOK = 'nestjs-api-metrics:fastify-hook';
 
@@ -80,17 +82,32 @@ function whenEnabled(
       },
     },
     {
+      // The dashboard's feed, when on: the records as written, and the pipeline's last problem.
+      provide: DASHBOARD_FEED,
+      inject: [METRICS_RESOLVED_OPTIONS],
+      useFactory: (options: ResolvedMetricsOptions) =>
+        options.enabled && options.dashboard ? new DashboardFeed(options.dashboard.maxRecordBytes) : undefined,
+    },
+    {
       // `offload: 'worker'`: the recorder and MetricsService talk to OffloadDispatcher; a worker thread runs the core
       // (its own Redactor, RecordFormatter and transport): none of them is built on this thread.
       provide: RECORD_SINK,
-      inject: [METRICS_RESOLVED_OPTIONS, METRICS_TRANSPORT],
-      useFactory: (options: ResolvedMetricsOptions, transport: AnyMetricsTransport | undefined) => {
+      inject: [METRICS_RESOLVED_OPTIONS, METRICS_TRANSPORT, DASHBOARD_FEED],
+      useFactory: (
+        options: ResolvedMetricsOptions,
+        transport: AnyMetricsTransport | undefined,
+        feed: DashboardFeed | undefined,
+      ) => {
         if (options.enabled && options.offload === 'worker') {
-          return OffloadDispatcher.start(options, transport, new MetricsLogger());
+          const offloadFeed = feed && {
+            tap: feed.records.push,
+            logged: (level: string, message: string) => feed.deliveryLog.logged(level, message),
+          };
+          return OffloadDispatcher.start(options, transport, new MetricsLogger(), offloadFeed);
         }
-        const redactor = new Redactor(options);
-        const formatter = new RecordFormatter(options, redactor);
-        return new Dispatcher(options, transport!, formatter, new MetricsLogger());
+        const formatter = new RecordFormatter(options, new Redactor(options));
+        const logger = feed ? feed.deliveryLog.wrap(new MetricsLogger()) : new MetricsLogger();
+        return new Dispatcher(options, transport!, formatter, logger, feed?.records.push);
       },
     },
     ...TRAFFIC_PROVIDERS,
@@ -98,6 +115,7 @@ function whenEnabled(
     ExpressHooks,
     AxiosObserver,
     MetricsService,
+    MetricsDashboard,
     MetricsRouteGuard,
     MetricsInterceptor,
     MetricsExceptionFilter,
@@ -128,6 +146,7 @@ export class MetricsModule extends ConfigurableMetricsModule implements NestModu
     private readonly adapterHost: HttpAdapterHost,
     @Inject(METRICS_RESOLVED_OPTIONS) private readonly options: ResolvedMetricsOptions,
     private readonly expressHooks: ExpressHooks,
+    private readonly dashboard: MetricsDashboard,
   ) {
     super();
   }
@@ -140,6 +159,8 @@ export class MetricsModule extends ConfigurableMetricsModule implements NestModu
   configure(): void {
     if (!this.options.enabled) return;
     const adapter = this.adapterHost.httpAdapter;
+    // The page first: on Express its requests are answered before the hooks below open a record.
+    if (adapter && this.options.dashboard) this.dashboard.install(adapter.getType(), adapter.getInstance());
     if (adapter?.getType() !== 'express') return;
     this.expressHooks.install(adapter.getInstance());
   }

@@ -8,6 +8,7 @@ import { bool, describeValue, MetricsOptionsError, positiveInt } from './option-
 
 // Re-exported for the files that import the error from here (src/redact/redactor.ts).
 export { MetricsOptionsError } from './option-checks';
+import { resolveDashboardOptions, type ResolvedDashboardOptions } from './dashboard/dashboard-options';
 
 /** Options with every default filled in; what the rest of the module reads. */
 export interface ResolvedMetricsOptions {
@@ -56,6 +57,8 @@ export interface ResolvedMetricsOptions {
   traffic: ResolvedTrafficOptions;
   /** GraphQL requests (src/graphql); false: recorded as plain HTTP exchanges. */
   graphql: ResolvedGraphqlOptions;
+  /** The page (src/dashboard); false when off. */
+  dashboard: ResolvedDashboardOptions;
 }
 
 /** Every option key, so unknown keys (typos) can be rejected; the type makes the compiler keep it complete. */
@@ -100,6 +103,7 @@ const KNOWN_OPTIONS: Record<keyof MetricsModuleOptions, true> = {
   metricsTemporality: true,
   prometheus: true,
   graphql: true,
+  dashboard: true,
 };
 
 /** Edit distance, to suggest the option a typo meant. Option names are short: the quadratic table is fine. */
@@ -194,6 +198,10 @@ export function resolveMetricsOptions(options: MetricsModuleOptions | undefined)
     throw new MetricsOptionsError(`"serviceVersion" must be a string, got ${describeValue(serviceVersion)}.`);
   }
   const hosts = stringList(options, 'allowedHttpHosts');
+  const dashboard = resolveDashboardOptions(options);
+  // The page's own requests are neither recorded nor counted (on Express they never reach the recorder).
+  const exclude = excludeRules(options.exclude);
+  if (dashboard) exclude.push(dashboard.path, `${dashboard.path}/*`);
   return {
     apiKey,
     baseUrl: baseUrl.replace(/\/+$/, ''),
@@ -224,13 +232,14 @@ export function resolveMetricsOptions(options: MetricsModuleOptions | undefined)
     shutdownTimeout: positiveInt(options, 'shutdownTimeout', 5000),
     enabled,
     interceptor: bool(options, 'interceptor', true),
-    exclude: excludeRules(options.exclude),
+    exclude,
     sampleRate: rate(options.sampleRate, '"sampleRate"', 1),
     captureRequestBody: bool(options, 'captureRequestBody', true),
     captureResponseBody: bool(options, 'captureResponseBody', true),
     offload: offloadMode(options.offload),
     traffic: resolveTrafficOptions(options),
     graphql: resolveGraphqlOptions(options.graphql),
+    dashboard,
   };
 }
 

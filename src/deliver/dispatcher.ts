@@ -9,6 +9,7 @@ import type { CoreLogger } from '../interfaces/core-logger.interface';
 import type { ResolvedMetricsOptions } from '../metrics.options';
 import { RecordStage, type Batch, type Queued } from '../write/record-stage';
 import { dropWarning, DropWarnings, type DropReport } from './drop-warnings';
+import type { RecordTap } from '../interfaces/record-tap.interface';
 import { KeyPause } from './key-pause';
 import { BatchAttempts } from './batch-attempts';
 import { RecordQueue } from './record-queue';
@@ -66,6 +67,7 @@ export class Dispatcher implements RecordSink {
     private readonly transport: AnyMetricsTransport,
     formatter: RecordFormatter,
     logger: CoreLogger,
+    tap?: RecordTap,
   ) {
     this.logger = new OnceLogger(logger);
     this.keyPause = new KeyPause(options, this.logger, {
@@ -73,11 +75,16 @@ export class Dispatcher implements RecordSink {
       wake: (all) => this.pump(all || this.waiters.length > 0),
       stopTimers: () => this.clearTimer(),
     });
-    this.stage = new RecordStage(transport, formatter, (error) => {
-      this.counters.failed++;
-      this.logger.errorOnce('format', 'Could not format a record; it was dropped', error);
-      this.resolveWaiters();
-    });
+    this.stage = new RecordStage(
+      transport,
+      formatter,
+      (error) => {
+        this.counters.failed++;
+        this.logger.errorOnce('format', 'Could not format a record; it was dropped', error);
+        this.resolveWaiters();
+      },
+      tap,
+    );
     this.maxBatchBytes = this.stage.encoded ? MAX_BATCH_BYTES : Infinity;
     this.attempts = new BatchAttempts((batch) => this.stage.send(batch as Batch), {
       counters: this.counters,

@@ -191,4 +191,31 @@ export interface MetricsModuleOptions {
    * recorded as plain HTTP exchanges (secret literals inside documents are then NOT redacted).
    */
   graphql?: false | MetricsGraphqlOptions;
+  /**
+   * A live page served by the app itself at `/api-metrics` (or `{ path }`): exact traffic per route, consumer and
+   * status over time, the recent records (redacted, as written) with their bodies, errors and outgoing calls, and
+   * delivery health. Only clients on a loopback address see it (the socket's address, never a header); others get
+   * the app's 404. `{ allow }` opens it to your own check. Needs `enabled`. See docs/dashboard.md. Default false.
+   */
+  dashboard?: boolean | MetricsDashboardOptions;
+}
+
+/** `dashboard: { ... }`: where the page is served and who may see it. */
+export interface MetricsDashboardOptions {
+  /**
+   * Path of the page; its script, style and JSON are under it. Letters, digits and `._~-` between slashes; the app's
+   * global prefix is not added. Default `/api-metrics`.
+   */
+  path?: string;
+  /**
+   * Who may see the page, instead of "loopback clients only": called with the platform's request (Express `Request`,
+   * Fastify `FastifyRequest`) for every request of the page; only `true` (or a promise of it, within `timeout` ms)
+   * lets it through, anything else, a throw included, answers the app's 404.
+   */
+  allow?: (req: any) => boolean | Promise<boolean>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /**
+   * Bytes of recent records kept for the page, in one ring allocated when the first record is written; older records
+   * are overwritten. Default 4 MB (4194304).
+   */
+  maxRecordBytes?: number;
 }

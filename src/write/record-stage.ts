@@ -3,6 +3,7 @@ import { redactExchange } from '../format/redacted-exchange';
 import type { CapturedExchange } from '../interfaces/captured-exchange.interface';
 import { encodedSenderOf, type EncodedSender } from '../interfaces/encoded-transport.interface';
 import type { MetricsRecord } from '../interfaces/metrics-record.interface';
+import type { RecordTap } from '../interfaces/record-tap.interface';
 import { isExchangeTransport, type AnyMetricsTransport } from '../interfaces/metrics-transport.interface';
 import type { RedactedExchange } from '../interfaces/redacted-exchange.interface';
 import { heldBytes } from '../deliver/held-bytes';
@@ -31,19 +32,28 @@ export class RecordStage {
   readonly encoded?: EncodedSender;
   private readonly write?: RecordWriter;
   /**
-   * The record tap: called with each record's bytes (a ReadMe record's JSON text, or a HAR file's entries) right
-   * after it was written, before it is queued. Must not throw or keep a reference it does not need.
+   * With a tap and a built-in transport whose format is not the ReadMe record (HAR file, OTLP): the ReadMe record's
+   * writer, for the tap alone (the dashboard's cost while on, stated in docs/dashboard.md).
    */
-  onWritten?: (bytes: Buffer) => void;
+  private readonly tapWrite?: RecordWriter;
 
   constructor(
     private readonly transport: AnyMetricsTransport,
     private readonly formatter: RecordFormatter,
     /** Counts a record that could not be formatted (and says so once). */
     private readonly failed: (error: unknown) => void,
+    /**
+     * The record tap (the dashboard, when on): each ReadMe record's JSON text as written, once per record. For a
+     * built-in transport, right after the record is written, before it is queued; for a user's transport, when its
+     * batch is formatted (from what the batch formats anyway: no second redaction).
+     */
+    private readonly tap?: RecordTap,
   ) {
     this.encoded = encodedSenderOf(transport);
     if (this.encoded) this.write = recordWriter(this.encoded.format, formatter, this.encoded);
+    if (tap && this.encoded && this.encoded.format !== 'readme-record') {
+      this.tapWrite = recordWriter('readme-record', formatter);
+    }
   }
 
   /**
@@ -59,14 +69,7 @@ export class RecordStage {
       this.failed(error);
       return undefined;
     }
-    // The one place a written record can be observed.
-    if (this.onWritten) {
-      try {
-        this.onWritten(bytes);
-      } catch {
-        // a tap never costs a record
-      }
-    }
+    if (this.tap) this.tapped(exchange, (x) => (this.tapWrite ? this.tapWrite(x) : bytes));
     return bytes;
   }
 
@@ -81,8 +84,24 @@ export class RecordStage {
     const exchanges = items as CapturedExchange[];
     const { formatter } = this;
     return isExchangeTransport(this.transport)
-      ? this.sliced(exchanges, (x) => redactExchange(x, formatter.redactor, formatter.options))
-      : this.sliced(exchanges, (x) => formatter.format(x));
+      ? this.sliced(exchanges, (x) =>
+          this.tapped(redactExchange(x, formatter.redactor, formatter.options), (r) =>
+            recordBytes(formatter.record(r)),
+          ),
+        )
+      : this.sliced(exchanges, (x) => this.tapped(formatter.format(x), recordBytes));
+  }
+
+  /** Hands `value`'s ReadMe record to the tap, when there is one. A tap (or its record) never costs a record. */
+  private tapped<T>(value: T, record: (value: T) => Buffer): T {
+    if (this.tap) {
+      try {
+        this.tap(record(value));
+      } catch {
+        // the dashboard misses this one; the record goes on
+      }
+    }
+    return value;
   }
 
   /** Sends a batch through the built-in transport's encoded side, or the transport's own `send`. */
@@ -107,4 +126,8 @@ export class RecordStage {
     }
     return out;
   }
+}
+
+function recordBytes(record: MetricsRecord): Buffer {
+  return Buffer.from(JSON.stringify(record));
 }

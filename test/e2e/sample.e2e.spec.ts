@@ -88,6 +88,16 @@ describe('sample app', () => {
     assert.equal(errors[0]?.rootErrorMessage, 'card expired for order 1');
   });
 
+  it('serves its dashboard at /api-metrics, with the exchanges just recorded', async () => {
+    const page = await httpRequest(`${url}/api-metrics`);
+    assert.equal(page.status, 200);
+    assert.match(page.body.toString(), /<title>API metrics<\/title>/);
+    const list = JSON.parse((await httpRequest(`${url}/api-metrics/api/exchanges`)).body.toString()) as {
+      items: { url: string; outgoing: number }[];
+    };
+    assert.ok(list.items.some((x) => x.url.endsWith('/orders/1/shipping') && x.outgoing === 1));
+  });
+
   it('records guard rejections and customer groups, never /health, and flushes on SIGTERM', async () => {
     collector.reset();
     assert.equal((await httpRequest(`${url}/orders/1`)).status, 401);

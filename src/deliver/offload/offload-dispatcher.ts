@@ -11,6 +11,7 @@ import { DropWarnings, type DropReport, type QueueBound } from '../drop-warnings
 import { heldBytes } from '../held-bytes';
 import { RecordQueue } from '../record-queue';
 import { workerOptionsOf, type FromWorker, type ToWorker, type WorkerInit, type WorkerState } from './protocol';
+import type { RecordTap } from '../../interfaces/record-tap.interface';
 import { describeTransport } from './transport-description';
 
 /**
@@ -39,6 +40,12 @@ const EMPTY: MetricsStats = {
   sampledOut: 0,
   groupTimeouts: 0,
 };
+
+/** The dashboard, when on: the records the worker wrote, and the lines it logged. */
+export interface OffloadFeed {
+  tap: RecordTap;
+  logged(level: string, message: string): void;
+}
 
 interface Pending {
   resolve: (answered: boolean) => void;
@@ -85,6 +92,7 @@ export class OffloadDispatcher implements RecordSink {
     private readonly transport: AnyMetricsTransport | undefined,
     private readonly thread: Worker,
     private readonly logger: OnceLogging,
+    private readonly feed?: OffloadFeed,
   ) {
     thread.on('message', (message: FromWorker) => this.onMessage(message));
     thread.on('error', (error) => this.lost(error));
@@ -101,8 +109,13 @@ export class OffloadDispatcher implements RecordSink {
     options: ResolvedMetricsOptions,
     transport: AnyMetricsTransport | undefined,
     logger: OnceLogging,
+    feed?: OffloadFeed,
   ): Promise<OffloadDispatcher> {
-    const init: WorkerInit = { options: workerOptionsOf(options), transport: describeTransport(transport, options) };
+    const init: WorkerInit = {
+      options: workerOptionsOf(options),
+      transport: describeTransport(transport, options),
+      tapRecords: !!feed,
+    };
     const thread = new Worker(join(__dirname, 'offload-worker.js'), { workerData: init, name: 'nestjs-api-metrics' });
     await new Promise<void>((resolve, reject) => {
       const fail = (error: Error) => {
@@ -134,7 +147,7 @@ export class OffloadDispatcher implements RecordSink {
     });
     // From now on the thread never keeps the process alive.
     thread.unref();
-    return new OffloadDispatcher(options, transport, thread, logger);
+    return new OffloadDispatcher(options, transport, thread, logger, feed);
   }
 
   stats(): MetricsStats {
@@ -266,7 +279,14 @@ export class OffloadDispatcher implements RecordSink {
       }
       case 'log':
         this.logger[message.level](message.message);
+        this.feed?.logged(message.level, message.message);
         return;
+      case 'records': {
+        const bytes = Buffer.from(message.bytes.buffer, message.bytes.byteOffset, message.bytes.byteLength);
+        let at = 0;
+        for (const length of message.lengths) this.feed?.tap(bytes.subarray(at, (at += length)));
+        return;
+      }
       default:
         return;
     }

@@ -25,10 +25,23 @@ function forwardingLogger(send: (message: FromWorker) => void): CoreLogger {
   return { log: forward('log'), warn: forward('warn'), error: forward('error'), debug: forward('debug') };
 }
 
+/** The dashboard's records written since the last message (see `tapRecords`). */
+const tapped: Buffer[] = [];
+
+/** One message for them all, in a buffer of its own that is transferred, not copied. */
+function sendTapped(send: (message: FromWorker, transfer?: ArrayBuffer[]) => void): void {
+  if (tapped.length === 0) return;
+  const lengths = tapped.map((r) => r.length);
+  const bytes = Buffer.allocUnsafeSlow(lengths.reduce((a, b) => a + b, 0));
+  let at = 0;
+  for (const r of tapped.splice(0)) at += r.copy(bytes, at);
+  send({ type: 'records', bytes, lengths }, [bytes.buffer as ArrayBuffer]);
+}
+
 async function main(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('nestjs-api-metrics: offload-worker.js runs as a worker thread only');
-  const send = (message: FromWorker) => port.postMessage(message);
+  const send = (message: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(message, transfer);
   const init = workerData as WorkerInit;
   const options = init.options as ResolvedMetricsOptions;
   let transport: AnyMetricsTransport;
@@ -38,7 +51,13 @@ async function main(): Promise<void> {
     // A file that cannot be written stops the app at startup, as without offload.
     if (transport instanceof HarFileTransport) await transport.ready();
     const redactor = new Redactor(options);
-    dispatcher = new Dispatcher(options, transport, new RecordFormatter(options, redactor), forwardingLogger(send));
+    dispatcher = new Dispatcher(
+      options,
+      transport,
+      new RecordFormatter(options, redactor),
+      forwardingLogger(send),
+      init.tapRecords ? (record) => tapped.push(record) : undefined,
+    );
   } catch (error) {
     send({ type: 'failed', message: (error as Error)?.message ?? String(error) });
     return; // nothing listens on the port: the thread ends
@@ -48,6 +67,7 @@ async function main(): Promise<void> {
   let lastSent = '';
   const state = (): WorkerState => ({ stats: dispatcher.stats(), bytes: dispatcher.bytesHeld(), received });
   const report = () => {
+    sendTapped(send);
     const now = state();
     lastSent = JSON.stringify(now);
     send({ type: 'state', state: now });
@@ -79,6 +99,7 @@ async function main(): Promise<void> {
   });
   // Deliveries change the counters between batches: the main thread's stats() follow within STATE_INTERVAL_MS.
   setInterval(() => {
+    sendTapped(send);
     if (JSON.stringify(state()) !== lastSent) report();
   }, STATE_INTERVAL_MS).unref();
   send({ type: 'ready' });

@@ -10,9 +10,9 @@ import type { TransportOrigin } from '../transports/transport-origin';
 
 /**
  * The options the worker never gets, listed once: what runs on the main thread (`group` at capture, the traffic
- * metrics) or cannot cross (functions; the transport instance, rebuilt there from its description).
+ * metrics, the dashboard) or cannot cross (functions; the transport instance, rebuilt there from its description).
  */
-const MAIN_THREAD_ONLY = ['group', 'transport', 'traffic'] as const;
+const MAIN_THREAD_ONLY = ['group', 'transport', 'traffic', 'dashboard'] as const;
 
 /** The resolved options as the worker gets them. */
 export type WorkerOptions = Omit<ResolvedMetricsOptions, (typeof MAIN_THREAD_ONLY)[number]>;
@@ -28,6 +28,8 @@ export function workerOptionsOf(options: ResolvedMetricsOptions): WorkerOptions 
 export interface WorkerInit {
   options: WorkerOptions;
   transport: TransportOrigin;
+  /** The dashboard is on: the worker sends back each record as written (`records`). */
+  tapRecords?: boolean;
 }
 
 /** What the worker holds and has done, as its Dispatcher counts it. */
@@ -62,4 +64,6 @@ export type FromWorker =
   /** The answer to `now`, `flush`, `shutdown`, with the counters at that moment. */
   | { type: 'done'; id: number; state: WorkerState }
   /** A line of the worker's MetricsLogger, for the app's Nest logger. */
-  | { type: 'log'; level: LogLevel; message: string };
+  | { type: 'log'; level: LogLevel; message: string }
+  /** With `tapRecords`: the records written since the last message, concatenated (transferred, not copied). */
+  | { type: 'records'; bytes: Uint8Array; lengths: number[] };
