@@ -282,10 +282,17 @@
     renderDelivery(o);
   }
 
+  // The list as last drawn: an unchanged answer is not drawn again, so a row stays the same node between polls (a
+  // click or a text selection in progress is not lost to a redraw).
+  let drawnExchanges = '';
+
   async function refreshExchanges() {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(filters)) if (v) q.set(k, v);
     const list = await getJson(`/api/exchanges?${q}`);
+    const drawn = `${openSeq}|${JSON.stringify(list)}`;
+    if (drawn === drawnExchanges) return;
+    drawnExchanges = drawn;
     const rows = list.items.map((x) =>
       row(
         [

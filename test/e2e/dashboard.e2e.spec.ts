@@ -26,6 +26,21 @@ interface Seen {
 }
 
 /** Opens the page with every request the page makes logged, and dialogs (alert/confirm) caught. */
+/**
+ * Clicks a row as a person would (a real mouse event). The page re-renders its lists on each poll (every 2 s), so the
+ * row found can be replaced before the click lands ("Node is detached from document"): find it again and retry.
+ */
+async function clickRow(page: Page, selector: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.click(selector);
+      return;
+    } catch (error) {
+      if (attempt >= 5 || !/detached|not clickable/i.test(String(error))) throw error;
+    }
+  }
+}
+
 async function openPage(browser: Browser, url: string): Promise<{ page: Page; seen: Seen }> {
   const page = await browser.newPage();
   const seen: Seen = { requests: [], dialogs: [], errors: [] };
@@ -125,7 +140,7 @@ for (const adapter of ADAPTERS) {
       assert.deepEqual(exchanges[0]!.slice(1, 4), ['POST', `${running.url}/shop/items`, '201']);
       assert.ok(exchanges.some((r) => r[2] === `${running.url}/shop/boom` && r[3] === '500'));
       // A consumer's row filters the exchanges to its own (by its masked key, as traffic and records both name it).
-      await page.click('#consumers tbody tr.clickable');
+      await clickRow(page, '#consumers tbody tr.clickable');
       await page.waitForFunction(() => document.querySelectorAll('#exchanges tbody tr').length === 6);
       assert.ok((await tableRows(page, '#exchanges')).every((r) => r[5] === 'Acme'));
       // Delivery health: what was sent.
@@ -146,7 +161,7 @@ for (const adapter of ADAPTERS) {
       await page.waitForSelector('#exchanges tbody tr.clickable');
       await page.select('#f-status', '5xx');
       await page.waitForFunction(() => document.querySelectorAll('#exchanges tbody tr').length === 1);
-      await page.click('#exchanges tbody tr.clickable');
+      await clickRow(page, '#exchanges tbody tr.clickable');
       await page.waitForSelector('#detail:not([hidden]) .entry');
       const detail = await page.$eval('#detail', (n) => (n as HTMLElement).innerText);
       assert.match(detail, /GET .*\/shop\/boom → 500/);
@@ -155,7 +170,7 @@ for (const adapter of ADAPTERS) {
       // The POST with a password: its body as the record carries it, the secret redacted.
       await page.select('#f-route', 'POST /shop/items');
       await page.waitForFunction(() => document.querySelectorAll('#exchanges tbody tr').length === 3);
-      await page.click('#exchanges tbody tr.clickable:nth-child(3)');
+      await clickRow(page, '#exchanges tbody tr.clickable:nth-child(3)');
       await page.waitForFunction(() => document.querySelector('#detail pre.body')?.textContent?.includes('sku'));
       const body = await page.$eval('#detail', (n) => (n as HTMLElement).innerText);
       assert.match(body, /"password":\s*"\[REDACTED/);
@@ -170,12 +185,12 @@ for (const adapter of ADAPTERS) {
       const { page, seen } = await openPage(browser, dashboardUrl);
       await page.waitForSelector('#exchanges tbody tr.clickable');
       // The two canary exchanges are the newest: open each.
-      await page.click('#exchanges tbody tr.clickable');
+      await clickRow(page, '#exchanges tbody tr.clickable');
       await page.waitForFunction(() => document.querySelector('#detail')?.textContent?.includes('window.__pwned=4'));
       const shown = await page.evaluate(() => document.body.innerText);
       assert.ok(shown.includes('window.__pwned=4'), 'the body canary is shown as text');
       assert.ok(shown.includes(XSS_LABEL), 'the label canary is shown as text');
-      await page.click('#exchanges tbody tr.clickable:nth-child(2)');
+      await clickRow(page, '#exchanges tbody tr.clickable:nth-child(2)');
       await page.waitForFunction(() => document.querySelector('#detail')?.textContent?.includes('x-note'));
       const headerShown = await page.evaluate(() => document.querySelector('#detail')?.textContent ?? '');
       assert.ok(headerShown.includes(XSS_HEADER), 'the header canary is shown as text');
