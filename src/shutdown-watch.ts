@@ -21,7 +21,7 @@ export const NO_SHUTDOWN_HOOKS_WARNING =
  *   and we cannot tell a handler that closes the app from one that does not, so we only warn when there is none. This
  *   reads public process state, not Nest internals (`shutdownCleanupRef` in 11, `shutdownCleanupRefs` in 12).
  * - If the process ends anyway without `app.close()` (the event loop ran dry: our timers never keep it alive; or
- *   `process.exit()`), it counts what was still queued or in flight, and says so once. Node runs nothing after a
+ *   a call to `process.exit`), it counts what was still queued or in flight, and says so once. Node runs nothing after a
  *   fatal signal, so that case is what the startup warning is for. `app.close()` counts what its bounded flush left
  *   itself (the dispatcher's "Shutdown: N records not delivered").
  */
