@@ -4,12 +4,13 @@ import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'puppeteer-core';
 import type { MetricsRecord } from '../../src';
-import { MetricsService } from '../../src';
+import { MetricsService, OtlpTransport } from '../../src';
 import { ADAPTERS, startApp, type RunningApp } from '../support/adapters';
 import { launchBrowser, NO_BROWSER } from '../support/browser';
 import { CANARY } from '../support/canaries';
 import { Collector } from '../support/collector';
 import { httpRequest } from '../support/http';
+import { OtlpReceiver } from '../support/otlp-receiver';
 import { trafficAppModule } from '../support/traffic-app';
 
 /** Markup that runs script if it is ever parsed as HTML: each sets its own flag. */
@@ -389,7 +390,39 @@ for (const adapter of ADAPTERS) {
       }
     });
 
-    it('an exchange transport (the OTLP and APIToolkit path): the page gets the ReadMe record of what it was sent', async () => {
+    it('OtlpTransport (spans written at settle): the page gets the ReadMe record, written for it by the same writer', async () => {
+      const receiver = await OtlpReceiver.start();
+      const running = await startApp(
+        trafficAppModule({
+          transport: new OtlpTransport({ url: receiver.urlFor('http/protobuf'), protocol: 'http/protobuf' }),
+          dashboard: true,
+        }),
+        adapter,
+      );
+      try {
+        await httpRequest(`${running.url}/shop/items`, {
+          method: 'POST',
+          headers: { 'x-api-key': 'acme-key-0001', 'content-type': 'application/json' },
+          body: JSON.stringify({ password: SECRET, sku: 'O1' }),
+        });
+        await running.app.get(MetricsService).flush();
+        const [span] = await receiver.waitForSpans(1);
+        const kept = await keptRecords(running.url);
+        assert.equal(kept.length, 1);
+        const entry = kept[0]!.request.log.entries[0]!;
+        assert.equal(entry.request.method, 'POST');
+        assert.match(entry.request.url, /\/shop\/items$/);
+        assert.equal(span!.attributes['http.request.method'], 'POST');
+        assert.match(entry.request.postData?.text ?? '', /"sku":"O1"/);
+        assert.ok(!JSON.stringify(kept).includes(SECRET), 'the page never has the secret');
+        assert.ok(!receiver.decoded.join('\n').includes(SECRET), 'nor the collector');
+      } finally {
+        await running.close();
+        await receiver.close();
+      }
+    });
+
+    it("a user's exchange transport (input: 'exchanges'): the page gets the ReadMe record of what it was sent", async () => {
       const delivered: { id: string; requestBody?: { text?: string } }[] = [];
       const running = await startApp(
         trafficAppModule({
